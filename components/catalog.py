@@ -1,0 +1,146 @@
+"""The one table of Rocket.Chat workloads.
+
+Raw Deployments, Services, PDBs and NetworkPolicies, and the Helm values for the official chart, are all
+renderings of this table: a new service, a changed port or a different probe is one edit here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+from components.versions import Version
+
+APP_PORT = 3000
+"""Every Rocket.Chat process listens here once `PORT` is set (the services default to 3031-4000 otherwise)."""
+
+MOLECULER_METRICS_PORT = 9458
+MONOLITH_PROMETHEUS_PORT = 9100
+HEALTH_PATH = "/health"
+
+# Images run as this user (the service images declare it; we pin the monolith to the same one).
+ROCKETCHAT_UID = 65533
+
+
+@dataclass(frozen=True)
+class ServicePort:
+    """A Kubernetes Service in front of a workload (only the monolith and ddp-streamer take traffic)."""
+
+    port: int
+    target_port: int = APP_PORT
+    client_ip_affinity: bool = False
+
+
+@dataclass(frozen=True)
+class ResourceDefaults:
+    cpu_request: str
+    memory_request: str
+    memory_limit: str
+    cpu_limit: str | None = None
+
+
+@dataclass(frozen=True)
+class Workload:
+    """One Rocket.Chat workload and everything both deployment modes need to know about it."""
+
+    key: str
+    """Settings and Helm values key (`services.<key>` / `microservices.<key>`)."""
+    name: str
+    """Kubernetes name suffix: `<prefix>-<name>`; also the `app.kubernetes.io/component` label."""
+    image: str
+    resources: ResourceDefaults
+    service: ServicePort | None = None
+    metrics_ports: tuple[int, ...] = (MOLECULER_METRICS_PORT,)
+    scaling: Literal["free", "licensed", "singleton"] = "licensed"
+    """free: scales without a licence; licensed: extra pods exit without one; singleton: exactly one pod."""
+    strategy: Literal["RollingUpdate", "Recreate"] = "RollingUpdate"
+    removed_in: Version | None = None
+    """First Rocket.Chat version that no longer ships this workload."""
+    writable_paths: tuple[str, ...] = ("/tmp",)
+    """Paths the process writes to; each gets an emptyDir so the root filesystem can stay read-only."""
+    extra_env: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def is_monolith(self) -> bool:
+        return self.key == MONOLITH.key
+
+    @property
+    def container_ports(self) -> dict[str, int]:
+        names = {MOLECULER_METRICS_PORT: "moleculer", MONOLITH_PROMETHEUS_PORT: "metrics"}
+        return {"http": APP_PORT} | {names[p]: p for p in self.metrics_ports}
+
+
+MONOLITH = Workload(
+    key="monolith",
+    name="rocketchat",
+    image="registry.rocket.chat/rocketchat/rocket.chat",
+    resources=ResourceDefaults(cpu_request="500m", memory_request="1Gi", memory_limit="2Gi"),
+    service=ServicePort(port=80),
+    metrics_ports=(MONOLITH_PROMETHEUS_PORT, MOLECULER_METRICS_PORT),
+    scaling="free",
+    writable_paths=("/tmp", "/app/uploads"),
+    extra_env={
+        "DEPLOY_PLATFORM": "pulumi",
+        "OVERWRITE_SETTING_Prometheus_Enabled": "true",
+        "OVERWRITE_SETTING_Prometheus_Port": str(MONOLITH_PROMETHEUS_PORT),
+    },
+)
+
+ACCOUNT = Workload(
+    key="account",
+    name="account",
+    image="docker.io/rocketchat/account-service",
+    resources=ResourceDefaults(cpu_request="100m", memory_request="256Mi", memory_limit="512Mi"),
+)
+AUTHORIZATION = Workload(
+    key="authorization",
+    name="authorization",
+    image="docker.io/rocketchat/authorization-service",
+    resources=ResourceDefaults(cpu_request="100m", memory_request="256Mi", memory_limit="512Mi"),
+)
+PRESENCE = Workload(
+    key="presence",
+    name="presence",
+    image="docker.io/rocketchat/presence-service",
+    resources=ResourceDefaults(cpu_request="100m", memory_request="256Mi", memory_limit="512Mi"),
+)
+DDP_STREAMER = Workload(
+    key="ddpStreamer",
+    name="ddp-streamer",
+    image="docker.io/rocketchat/ddp-streamer-service",
+    resources=ResourceDefaults(cpu_request="250m", memory_request="512Mi", memory_limit="1Gi"),
+    # SockJS/XHR fallbacks poll: every request of a session must reach the same pod.
+    service=ServicePort(port=APP_PORT, client_ip_affinity=True),
+)
+STREAM_HUB = Workload(
+    key="streamHub",
+    name="stream-hub",
+    image="docker.io/rocketchat/stream-hub-service",
+    resources=ResourceDefaults(cpu_request="100m", memory_request="256Mi", memory_limit="512Mi"),
+    scaling="singleton",
+    # Two stream-hubs would publish every database change twice: never overlap, not even in a rollout.
+    strategy="Recreate",
+    removed_in=Version(8, 0, 0),
+)
+
+WORKLOADS: tuple[Workload, ...] = (MONOLITH, ACCOUNT, AUTHORIZATION, PRESENCE, DDP_STREAMER, STREAM_HUB)
+MICROSERVICES: tuple[Workload, ...] = tuple(w for w in WORKLOADS if not w.is_monolith)
+BY_KEY: dict[str, Workload] = {w.key: w for w in WORKLOADS}
+
+# The broker settings every Rocket.Chat process shares. RETRY_ENABLED must be the string "true":
+# anything else (the official chart sets "yes") leaves Moleculer retries off.
+BROKER_ENV: dict[str, str] = {
+    "MOLECULER_LOG_LEVEL": "warn",
+    "HEARTBEAT_INTERVAL": "10",
+    "HEARTBEAT_TIMEOUT": "30",
+    "REQUEST_TIMEOUT": "60",
+    "RETRY_ENABLED": "true",
+    "MS_METRICS": "true",
+    "MS_METRICS_PORT": str(MOLECULER_METRICS_PORT),
+    "PORT": str(APP_PORT),
+}
+
+NATS_IMAGE = "docker.io/library/nats:2.12.1-alpine"
+NATS_UID = 1000
+MONGODB_IMAGE = "docker.io/library/mongo:7.0.25"
+MONGODB_UID = 999

@@ -1,0 +1,137 @@
+"""Small builders every component shares: labels, restricted security contexts, probes, placement, PDBs.
+
+Kept here so the NATS, MongoDB and Rocket.Chat pods are hardened the same way and a policy change is one edit.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pulumi
+from pulumi_kubernetes.core import v1 as core
+from pulumi_kubernetes.meta import v1 as meta
+from pulumi_kubernetes.policy import v1 as policy
+
+PART_OF = "rocketchat"
+
+
+def labels(name: str, component: str, instance: str) -> dict[str, str]:
+    """Selector labels: stable for the life of a workload (a Deployment's selector is immutable)."""
+    return {
+        "app.kubernetes.io/name": name,
+        "app.kubernetes.io/instance": instance,
+        "app.kubernetes.io/component": component,
+    }
+
+
+def object_labels(selector: dict[str, str], version: str | None = None) -> dict[str, str]:
+    extra = {"app.kubernetes.io/part-of": PART_OF, "app.kubernetes.io/managed-by": "pulumi"}
+    if version:
+        extra["app.kubernetes.io/version"] = version
+    return selector | extra
+
+
+def metadata(name: str, namespace: str, obj_labels: dict[str, str], **kwargs) -> meta.ObjectMetaArgs:
+    return meta.ObjectMetaArgs(name=name, namespace=namespace, labels=obj_labels, **kwargs)
+
+
+def pod_security(uid: int, fs_group: int | None = None) -> core.PodSecurityContextArgs:
+    """Pod-level half of the Kubernetes 'restricted' Pod Security Standard."""
+    return core.PodSecurityContextArgs(
+        run_as_non_root=True,
+        run_as_user=uid,
+        run_as_group=uid,
+        fs_group=fs_group if fs_group is not None else uid,
+        seccomp_profile=core.SeccompProfileArgs(type="RuntimeDefault"),
+    )
+
+
+def container_security(uid: int) -> core.SecurityContextArgs:
+    """Container-level half: no privilege escalation, no capabilities, read-only root filesystem."""
+    return core.SecurityContextArgs(
+        allow_privilege_escalation=False,
+        capabilities=core.CapabilitiesArgs(drop=["ALL"]),
+        read_only_root_filesystem=True,
+        run_as_non_root=True,
+        run_as_user=uid,
+        run_as_group=uid,
+        seccomp_profile=core.SeccompProfileArgs(type="RuntimeDefault"),
+    )
+
+
+def http_probe(
+    path: str,
+    port: int | str,
+    *,
+    period: int = 10,
+    failures: int = 3,
+    timeout: int = 5,
+    initial_delay: int = 0,
+) -> core.ProbeArgs:
+    return core.ProbeArgs(
+        http_get=core.HTTPGetActionArgs(path=path, port=port),
+        period_seconds=period,
+        failure_threshold=failures,
+        timeout_seconds=timeout,
+        initial_delay_seconds=initial_delay or None,
+    )
+
+
+def resources(requests: dict[str, str], limits: dict[str, str]) -> core.ResourceRequirementsArgs:
+    return core.ResourceRequirementsArgs(requests=requests, limits=limits)
+
+
+def scratch_volumes(paths: tuple[str, ...]) -> tuple[list[core.VolumeArgs], list[core.VolumeMountArgs]]:
+    """An emptyDir for each path the process writes, so the root filesystem can be read-only."""
+    names = [f"scratch-{i}" for i in range(len(paths))]
+    volumes = [core.VolumeArgs(name=n, empty_dir=core.EmptyDirVolumeSourceArgs(size_limit="1Gi")) for n in names]
+    mounts = [core.VolumeMountArgs(name=n, mount_path=p) for n, p in zip(names, paths, strict=False)]
+    return volumes, mounts
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Where pods may run: applied to every pod of the stack (e.g. tolerations for dedicated or fake nodes)."""
+
+    tolerations: list[dict] = field(default_factory=list)
+    node_selector: dict[str, str] = field(default_factory=dict)
+
+    def tolerations_args(self) -> list[core.TolerationArgs] | None:
+        return [core.TolerationArgs(**t) for t in self.tolerations] or None
+
+
+def topology_spread(selector: dict[str, str], replicas: int) -> list[core.TopologySpreadConstraintArgs] | None:
+    """Spread replicas over nodes and, where nodes carry zone labels, over zones; best effort, never blocking."""
+    if replicas < 2:
+        return None
+    return [
+        core.TopologySpreadConstraintArgs(
+            max_skew=1,
+            topology_key=key,
+            when_unsatisfiable="ScheduleAnyway",
+            label_selector=meta.LabelSelectorArgs(match_labels=selector),
+        )
+        for key in ("kubernetes.io/hostname", "topology.kubernetes.io/zone")
+    ]
+
+
+def disruption_budget(
+    name: str,
+    namespace: str,
+    selector: dict[str, str],
+    obj_labels: dict[str, str],
+    replicas: int,
+    opts: pulumi.ResourceOptions,
+) -> policy.PodDisruptionBudget | None:
+    """Voluntary disruptions (node drains) take at most one pod at a time; nothing to guard below two replicas."""
+    if replicas < 2:
+        return None
+    return policy.PodDisruptionBudget(
+        name,
+        metadata=metadata(name, namespace, obj_labels),
+        spec=policy.PodDisruptionBudgetSpecArgs(
+            max_unavailable=1,
+            selector=meta.LabelSelectorArgs(match_labels=selector),
+        ),
+        opts=opts,
+    )

@@ -1,0 +1,184 @@
+"""MicroserviceSet: the Rocket.Chat monolith and its microservices as plain Deployments, Services and PDBs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pulumi
+from pulumi_kubernetes.apps import v1 as apps
+from pulumi_kubernetes.core import v1 as core
+from pulumi_kubernetes.meta import v1 as meta
+
+from components import k8s
+from components.catalog import BROKER_ENV, HEALTH_PATH, ROCKETCHAT_UID, Workload
+from components.settings import WorkloadPlan
+
+
+@dataclass(frozen=True)
+class SecretKey:
+    """A key of a Kubernetes Secret that an env var is read from."""
+
+    name: pulumi.Input[str]
+    key: str
+
+
+@dataclass
+class MicroserviceSetArgs:
+    namespace: pulumi.Input[str]
+    version: str
+    root_url: str
+    workloads: tuple[WorkloadPlan, ...]
+    mongo_url: SecretKey
+    transporter: SecretKey
+    license: SecretKey | None = None
+    instance: str = "rocketchat"
+    placement: k8s.Placement = field(default_factory=k8s.Placement)
+
+
+def workload_name(instance: str, workload: Workload) -> str:
+    """`<instance>-<workload>`: the same names the official chart gives its objects, so both modes line up."""
+    return f"{instance}-{workload.name}"
+
+
+def rocketchat_selector(instance: str, workload: Workload | None = None) -> dict[str, str]:
+    """Labels of this stack's Rocket.Chat pods: all of them, or one workload's."""
+    selector = {"app.kubernetes.io/name": "rocketchat", "app.kubernetes.io/instance": instance}
+    return selector | ({"app.kubernetes.io/component": workload.name} if workload else {})
+
+
+def _secret_env(name: str, source: SecretKey) -> core.EnvVarArgs:
+    return core.EnvVarArgs(
+        name=name,
+        value_from=core.EnvVarSourceArgs(secret_key_ref=core.SecretKeySelectorArgs(name=source.name, key=source.key)),
+    )
+
+
+def container_env(args: MicroserviceSetArgs, workload: Workload) -> list[core.EnvVarArgs]:
+    """Every Rocket.Chat process: database and bus from Secrets, shared broker settings; the monolith a bit more."""
+    env = [_secret_env("MONGO_URL", args.mongo_url), _secret_env("TRANSPORTER", args.transporter)]
+    env += [core.EnvVarArgs(name=k, value=v) for k, v in (BROKER_ENV | workload.extra_env).items()]
+    if workload.is_monolith:
+        env += [
+            core.EnvVarArgs(name="ROOT_URL", value=args.root_url),
+            core.EnvVarArgs(
+                name="INSTANCE_IP",
+                value_from=core.EnvVarSourceArgs(field_ref=core.ObjectFieldSelectorArgs(field_path="status.podIP")),
+            ),
+        ]
+        if args.license:
+            env.append(_secret_env("ROCKETCHAT_LICENSE", args.license))
+    return env
+
+
+def _strategy(workload: Workload) -> apps.DeploymentStrategyArgs:
+    if workload.strategy == "Recreate":
+        return apps.DeploymentStrategyArgs(type="Recreate")
+    # Surge first, never below the configured replicas: websocket capacity must not dip during a rollout.
+    return apps.DeploymentStrategyArgs(
+        type="RollingUpdate",
+        rolling_update=apps.RollingUpdateDeploymentArgs(max_surge=1, max_unavailable=0),
+    )
+
+
+class MicroserviceSet(pulumi.ComponentResource):
+    """One Deployment per workload plan (monolith first), a Service where traffic enters, a PDB where replicated.
+
+    Outputs: `service_names` (workload key -> Service name, for the monolith and ddp-streamer) and
+    `deployment_names` (workload key -> Deployment name).
+    """
+
+    service_names: dict[str, pulumi.Output[str]]
+    deployment_names: dict[str, pulumi.Output[str]]
+    pod_selector: meta.LabelSelectorArgs
+    """Every Rocket.Chat pod of the set."""
+    entry_pod_selector: meta.LabelSelectorArgs
+    """The pods behind a Service (monolith and ddp-streamer): where the Ingress sends traffic."""
+
+    def __init__(self, name: str, args: MicroserviceSetArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("rocketchat:index:MicroserviceSet", name, None, opts)
+        self.pod_selector = meta.LabelSelectorArgs(match_labels=rocketchat_selector(args.instance))
+        self.entry_pod_selector = meta.LabelSelectorArgs(
+            match_labels=rocketchat_selector(args.instance),
+            match_expressions=[
+                meta.LabelSelectorRequirementArgs(
+                    key="app.kubernetes.io/component",
+                    operator="In",
+                    values=[p.workload.name for p in args.workloads if p.workload.service is not None],
+                )
+            ],
+        )
+        self.service_names = {}
+        self.deployment_names = {}
+        for plan in args.workloads:
+            deployment, service = self._workload(plan, args)
+            self.deployment_names[plan.workload.key] = deployment.metadata.name
+            if service is not None:
+                self.service_names[plan.workload.key] = service.metadata.name
+        self.register_outputs({"service_names": self.service_names, "deployment_names": self.deployment_names})
+
+    def _workload(self, plan: WorkloadPlan, args: MicroserviceSetArgs) -> tuple[apps.Deployment, core.Service | None]:
+        workload = plan.workload
+        name = workload_name(args.instance, workload)
+        selector = rocketchat_selector(args.instance, workload)
+        obj_labels = k8s.object_labels(selector, args.version)
+        child = pulumi.ResourceOptions(parent=self)
+        volumes, mounts = k8s.scratch_volumes(workload.writable_paths)
+
+        container = core.ContainerArgs(
+            name=workload.name,
+            image=f"{workload.image}:{args.version}",
+            env=container_env(args, workload),
+            ports=[core.ContainerPortArgs(name=n, container_port=p) for n, p in workload.container_ports.items()],
+            # ddp-streamer answers only once it reaches the monolith over the bus, and the monolith migrates the
+            # database on start: give both minutes before liveness may restart them.
+            startup_probe=k8s.http_probe(HEALTH_PATH, "http", period=5, failures=120),
+            readiness_probe=k8s.http_probe(HEALTH_PATH, "http", period=10),
+            liveness_probe=k8s.http_probe(HEALTH_PATH, "http", period=20, failures=3),
+            resources=k8s.resources(plan.requests, plan.limits),
+            security_context=k8s.container_security(ROCKETCHAT_UID),
+            volume_mounts=mounts,
+        )
+        deployment = apps.Deployment(
+            name,
+            metadata=k8s.metadata(name, args.namespace, obj_labels),
+            spec=apps.DeploymentSpecArgs(
+                replicas=plan.replicas,
+                selector=meta.LabelSelectorArgs(match_labels=selector),
+                strategy=_strategy(workload),
+                template=core.PodTemplateSpecArgs(
+                    metadata=meta.ObjectMetaArgs(labels=obj_labels),
+                    spec=core.PodSpecArgs(
+                        automount_service_account_token=False,
+                        enable_service_links=False,
+                        security_context=k8s.pod_security(ROCKETCHAT_UID),
+                        containers=[container],
+                        volumes=volumes,
+                        topology_spread_constraints=k8s.topology_spread(selector, plan.replicas),
+                        tolerations=args.placement.tolerations_args(),
+                        node_selector=args.placement.node_selector or None,
+                    ),
+                ),
+            ),
+            opts=child,
+        )
+        k8s.disruption_budget(name, args.namespace, selector, obj_labels, plan.replicas, child)
+
+        if workload.service is None:
+            return deployment, None
+        affinity = workload.service.client_ip_affinity
+        service = core.Service(
+            name,
+            metadata=k8s.metadata(name, args.namespace, obj_labels),
+            spec=core.ServiceSpecArgs(
+                selector=selector,
+                ports=[core.ServicePortArgs(name="http", port=workload.service.port, target_port="http")],
+                session_affinity="ClientIP" if affinity else None,
+                session_affinity_config=core.SessionAffinityConfigArgs(
+                    client_ip=core.ClientIPConfigArgs(timeout_seconds=10800)
+                )
+                if affinity
+                else None,
+            ),
+            opts=child,
+        )
+        return deployment, service

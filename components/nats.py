@@ -1,0 +1,231 @@
+"""NatsCluster: the authenticated NATS bus the Rocket.Chat processes talk over (Moleculer's transporter)."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+
+import pulumi
+import pulumi_random as random
+from pulumi_kubernetes.apps import v1 as apps
+from pulumi_kubernetes.core import v1 as core
+from pulumi_kubernetes.meta import v1 as meta
+
+from components import k8s
+from components.catalog import NATS_IMAGE, NATS_UID
+
+CLIENT_PORT = 4222
+CLUSTER_PORT = 6222
+MONITOR_PORT = 8222
+CLIENT_USER = "rocketchat"
+ROUTE_USER = "route"
+PID_FILE = "/var/run/nats/nats.pid"
+CONFIG_DIR = "/etc/nats"
+LAME_DUCK_GRACE = "10s"
+LAME_DUCK_DURATION = "30s"
+
+
+def _quote(value: str) -> str:
+    """A NATS config string literal (the generated passwords are alphanumeric; quoting keeps any value whole)."""
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def render_nats_config(
+    *,
+    client_password: str,
+    route_password: str,
+    routes: list[str],
+    server_name: str = "$SERVER_NAME",
+    cluster_name: str = "rocketchat",
+    host: str = "0.0.0.0",
+    client_port: int = CLIENT_PORT,
+    cluster_port: int = CLUSTER_PORT,
+    monitor_port: int = MONITOR_PORT,
+    pid_file: str = PID_FILE,
+) -> str:
+    """The nats.conf every node runs: clients and routes both authenticated, monitoring for probes, lame duck.
+
+    `routes` are `host:port` pairs of every node (the node's own route is ignored by the server). With a single
+    route there is no cluster block at all: a lone server needs none.
+    """
+    lines = [
+        f"server_name: {server_name}",
+        f"host: {_quote(host)}",
+        f"port: {client_port}",
+        f"http_port: {monitor_port}",
+        f"pid_file: {_quote(pid_file)}",
+        f"lame_duck_grace_period: {LAME_DUCK_GRACE}",
+        f"lame_duck_duration: {LAME_DUCK_DURATION}",
+        "max_payload: 1MB",
+        "authorization {",
+        f"  users: [{{ user: {_quote(CLIENT_USER)}, password: {_quote(client_password)} }}]",
+        "}",
+    ]
+    if len(routes) > 1:
+        route_urls = ", ".join(_quote(f"nats://{ROUTE_USER}:{route_password}@{route}") for route in routes)
+        lines += [
+            "cluster {",
+            f"  name: {_quote(cluster_name)}",
+            f"  host: {_quote(host)}",
+            f"  port: {cluster_port}",
+            "  authorization {",
+            f"    user: {_quote(ROUTE_USER)}",
+            f"    password: {_quote(route_password)}",
+            "  }",
+            f"  routes: [{route_urls}]",
+            "  connect_retries: 120",
+            "}",
+        ]
+    return "\n".join(lines) + "\n"
+
+
+def client_url(password: str, host: str, port: int = CLIENT_PORT, scheme: str = "nats") -> str:
+    """The TRANSPORTER address with credentials (`monolith+nats` for a clustered monolith-only install)."""
+    return f"{scheme}://{CLIENT_USER}:{password}@{host}:{port}"
+
+
+@dataclass
+class NatsClusterArgs:
+    namespace: pulumi.Input[str]
+    replicas: int = 1
+    instance: str = "rocketchat"
+    image: str = NATS_IMAGE
+    requests: dict[str, str] = field(default_factory=lambda: {"cpu": "50m", "memory": "64Mi"})
+    limits: dict[str, str] = field(default_factory=lambda: {"memory": "256Mi"})
+    placement: k8s.Placement = field(default_factory=k8s.Placement)
+
+
+class NatsCluster(pulumi.ComponentResource):
+    """A StatefulSet of NATS servers with client and route authentication.
+
+    Outputs: `client_url` (a secret: the authenticated `nats://` address), `service_name`, `labels` (the pods'
+    selector, for NetworkPolicies).
+    """
+
+    client_url: pulumi.Output[str]
+    monolith_client_url: pulumi.Output[str]
+    service_name: pulumi.Output[str]
+    selector: dict[str, str]
+
+    def __init__(self, name: str, args: NatsClusterArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("rocketchat:index:NatsCluster", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        namespace = args.namespace
+        headless = f"{name}-headless"
+        self.selector = k8s.labels("nats", "nats", args.instance)
+        obj_labels = k8s.object_labels(self.selector)
+
+        # Random credentials, generated once per stack and kept (encrypted) in its state.
+        client_password = random.RandomPassword(f"{name}-client-password", length=32, special=False, opts=child)
+        route_password = random.RandomPassword(f"{name}-route-password", length=32, special=False, opts=child)
+
+        def routes(ns: str) -> list[str]:
+            return [f"{name}-{i}.{headless}.{ns}.svc.cluster.local:{CLUSTER_PORT}" for i in range(args.replicas)]
+
+        config_text = pulumi.Output.all(namespace, client_password.result, route_password.result).apply(
+            lambda v: render_nats_config(client_password=v[1], route_password=v[2], routes=routes(v[0]))
+        )
+        # The config holds the passwords, so it lives in a Secret; its hash (which reveals nothing) rolls the pods
+        # when it changes and stays readable in diffs.
+        config_hash = pulumi.Output.unsecret(config_text.apply(lambda t: hashlib.sha256(t.encode()).hexdigest()[:16]))
+        config_secret = core.Secret(
+            f"{name}-config",
+            metadata=k8s.metadata(f"{name}-config", namespace, obj_labels),
+            type="Opaque",
+            string_data={"nats.conf": pulumi.Output.secret(config_text)},
+            opts=child,
+        )
+
+        ports = {"client": CLIENT_PORT, "cluster": CLUSTER_PORT, "monitor": MONITOR_PORT}
+        headless_service = core.Service(
+            headless,
+            metadata=k8s.metadata(headless, namespace, obj_labels),
+            spec=core.ServiceSpecArgs(
+                cluster_ip="None",
+                # Routes must resolve while peers are still starting, or the cluster never forms.
+                publish_not_ready_addresses=True,
+                selector=self.selector,
+                ports=[core.ServicePortArgs(name=n, port=p, target_port=n) for n, p in ports.items()],
+            ),
+            opts=child,
+        )
+        client_service = core.Service(
+            name,
+            metadata=k8s.metadata(name, namespace, obj_labels),
+            spec=core.ServiceSpecArgs(
+                selector=self.selector,
+                ports=[core.ServicePortArgs(name="client", port=CLIENT_PORT, target_port="client")],
+            ),
+            opts=child,
+        )
+
+        container = core.ContainerArgs(
+            name="nats",
+            image=args.image,
+            args=["--config", f"{CONFIG_DIR}/nats.conf"],
+            env=[
+                core.EnvVarArgs(
+                    name="SERVER_NAME",
+                    value_from=core.EnvVarSourceArgs(field_ref=core.ObjectFieldSelectorArgs(field_path="metadata.name")),
+                ),
+            ],
+            ports=[core.ContainerPortArgs(name=n, container_port=p) for n, p in ports.items()],
+            startup_probe=k8s.http_probe("/healthz", "monitor", period=2, failures=90),
+            readiness_probe=k8s.http_probe("/healthz", "monitor"),
+            liveness_probe=k8s.http_probe("/healthz?js-enabled-only=true", "monitor", period=30),
+            # Lame duck: stop taking clients, let them move to a peer, then exit.
+            lifecycle=core.LifecycleArgs(
+                pre_stop=core.LifecycleHandlerArgs(
+                    exec_=core.ExecActionArgs(command=["nats-server", f"--signal=ldm={PID_FILE}"])
+                )
+            ),
+            resources=k8s.resources(args.requests, args.limits),
+            security_context=k8s.container_security(NATS_UID),
+            volume_mounts=[
+                core.VolumeMountArgs(name="config", mount_path=CONFIG_DIR, read_only=True),
+                core.VolumeMountArgs(name="run", mount_path="/var/run/nats"),
+            ],
+        )
+        self.statefulset = apps.StatefulSet(
+            name,
+            metadata=k8s.metadata(name, namespace, obj_labels),
+            spec=apps.StatefulSetSpecArgs(
+                service_name=headless,
+                replicas=args.replicas,
+                pod_management_policy="Parallel",
+                selector=meta.LabelSelectorArgs(match_labels=self.selector),
+                template=core.PodTemplateSpecArgs(
+                    metadata=meta.ObjectMetaArgs(labels=obj_labels, annotations={"rocketchat.chat/config-hash": config_hash}),
+                    spec=core.PodSpecArgs(
+                        automount_service_account_token=False,
+                        enable_service_links=False,
+                        # Longer than the lame-duck duration so clients drain before the kill.
+                        termination_grace_period_seconds=60,
+                        security_context=k8s.pod_security(NATS_UID),
+                        containers=[container],
+                        volumes=[
+                            core.VolumeArgs(
+                                name="config",
+                                secret=core.SecretVolumeSourceArgs(secret_name=config_secret.metadata.name),
+                            ),
+                            core.VolumeArgs(name="run", empty_dir=core.EmptyDirVolumeSourceArgs(size_limit="16Mi")),
+                        ],
+                        topology_spread_constraints=k8s.topology_spread(self.selector, args.replicas),
+                        tolerations=args.placement.tolerations_args(),
+                        node_selector=args.placement.node_selector or None,
+                    ),
+                ),
+            ),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[headless_service]),
+        )
+        k8s.disruption_budget(name, namespace, self.selector, obj_labels, args.replicas, child)
+
+        self.service_name = client_service.metadata.name
+        host = pulumi.Output.concat(self.service_name, ".", namespace, ".svc.cluster.local")
+        self.client_url = pulumi.Output.secret(
+            pulumi.Output.all(client_password.result, host).apply(lambda v: client_url(v[0], v[1]))
+        )
+        self.monolith_client_url = pulumi.Output.secret(
+            pulumi.Output.all(client_password.result, host).apply(lambda v: client_url(v[0], v[1], scheme="monolith+nats"))
+        )
+        self.register_outputs({"client_url": self.client_url, "service_name": self.service_name})

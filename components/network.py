@@ -1,0 +1,106 @@
+"""StackNetworkPolicies: who may talk to whom inside the stack's namespace.
+
+Ingress traffic is denied by default; then NATS takes clients only from this stack's Rocket.Chat pods and routes
+only from its peers, MongoDB takes only Rocket.Chat pods, the monolith and ddp-streamer take HTTP only from the
+ingress controller's namespace, and metrics ports open to the monitoring namespace. Egress stays open: Rocket.Chat
+reaches external MongoDB, push gateways and the marketplace.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+from pulumi_kubernetes.meta import v1 as meta
+from pulumi_kubernetes.networking import v1 as networking
+
+from components import k8s
+from components.catalog import (
+    APP_PORT,
+    MOLECULER_METRICS_PORT,
+    MONOLITH_PROMETHEUS_PORT,
+)
+from components.mongodb import MONGODB_PORT
+from components.nats import CLIENT_PORT, CLUSTER_PORT, MONITOR_PORT
+
+
+@dataclass
+class StackNetworkPoliciesArgs:
+    namespace: pulumi.Input[str]
+    instance: str
+    rocketchat_pods: meta.LabelSelectorArgs
+    """Every Rocket.Chat pod of this stack (monolith and services)."""
+    entry_pods: meta.LabelSelectorArgs
+    """The pods the Ingress sends traffic to (monolith and ddp-streamer)."""
+    ingress_namespace: str
+    monitoring_namespace: str
+    nats_pods: dict[str, str] | None = None
+    mongo_pods: dict[str, str] | None = None
+    default_deny: bool = True
+    """False when the chart brings pods of its own (bundled NATS or MongoDB) that these rules do not describe."""
+
+
+def _from_namespace(name: str) -> networking.NetworkPolicyPeerArgs:
+    return networking.NetworkPolicyPeerArgs(
+        namespace_selector=meta.LabelSelectorArgs(match_labels={"kubernetes.io/metadata.name": name})
+    )
+
+
+def _ports(*numbers: int) -> list[networking.NetworkPolicyPortArgs]:
+    return [networking.NetworkPolicyPortArgs(protocol="TCP", port=n) for n in numbers]
+
+
+class StackNetworkPolicies(pulumi.ComponentResource):
+    def __init__(self, name: str, args: StackNetworkPoliciesArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("rocketchat:index:StackNetworkPolicies", name, None, opts)
+        obj_labels = k8s.object_labels(k8s.labels("rocketchat", "network-policy", args.instance))
+        rocketchat_peer = networking.NetworkPolicyPeerArgs(pod_selector=args.rocketchat_pods)
+        monitoring_peer = _from_namespace(args.monitoring_namespace)
+
+        def policy(
+            suffix: str, pods: meta.LabelSelectorArgs, rules: list[networking.NetworkPolicyIngressRuleArgs]
+        ) -> networking.NetworkPolicy:
+            policy_name = f"{args.instance}-{suffix}"
+            return networking.NetworkPolicy(
+                policy_name,
+                metadata=k8s.metadata(policy_name, args.namespace, obj_labels),
+                spec=networking.NetworkPolicySpecArgs(pod_selector=pods, policy_types=["Ingress"], ingress=rules),
+                opts=pulumi.ResourceOptions(parent=self),
+            )
+
+        if args.default_deny:
+            policy("default-deny-ingress", meta.LabelSelectorArgs(), [])
+
+        policy(
+            "web",
+            args.entry_pods,
+            [networking.NetworkPolicyIngressRuleArgs(from_=[_from_namespace(args.ingress_namespace)], ports=_ports(APP_PORT))],
+        )
+        policy(
+            "metrics",
+            args.rocketchat_pods,
+            [
+                networking.NetworkPolicyIngressRuleArgs(
+                    from_=[monitoring_peer], ports=_ports(MONOLITH_PROMETHEUS_PORT, MOLECULER_METRICS_PORT)
+                )
+            ],
+        )
+        if args.nats_pods is not None:
+            nats_peer = networking.NetworkPolicyPeerArgs(pod_selector=meta.LabelSelectorArgs(match_labels=args.nats_pods))
+            policy(
+                "nats",
+                meta.LabelSelectorArgs(match_labels=args.nats_pods),
+                [
+                    networking.NetworkPolicyIngressRuleArgs(from_=[rocketchat_peer], ports=_ports(CLIENT_PORT)),
+                    networking.NetworkPolicyIngressRuleArgs(from_=[nats_peer], ports=_ports(CLUSTER_PORT)),
+                    networking.NetworkPolicyIngressRuleArgs(from_=[monitoring_peer], ports=_ports(MONITOR_PORT)),
+                ],
+            )
+        if args.mongo_pods is not None:
+            mongo_peer = networking.NetworkPolicyPeerArgs(pod_selector=meta.LabelSelectorArgs(match_labels=args.mongo_pods))
+            policy(
+                "mongodb",
+                meta.LabelSelectorArgs(match_labels=args.mongo_pods),
+                [networking.NetworkPolicyIngressRuleArgs(from_=[rocketchat_peer, mongo_peer], ports=_ports(MONGODB_PORT))],
+            )
+        self.register_outputs({})

@@ -1,0 +1,595 @@
+"""Stack configuration: the `rocketchat:` namespace parsed once, validated completely, and turned into settings.
+
+`load_settings` reads every `rocketchat:*` key of the stack, validates all of it with pydantic, applies the
+rules that span keys (stream-hub by version, ddp-streamer sizing, the MongoDB source), and raises one
+`ConfigError` naming every problem, its key, the stack file and what is allowed. It runs before any resource
+is registered, so a bad stack creates nothing.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import math
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Annotated, Any, Literal
+
+import pulumi
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    model_validator,
+)
+
+from components.catalog import MICROSERVICES, MONOLITH, Workload
+from components.versions import StreamHubRule, Version, is_exact_semver, stream_hub_rule
+
+CONFIG_NAMESPACE = "rocketchat"
+SECRET_KEYS = ("mongoUrl", "license")
+# Plain strings in the stack file; never JSON-decoded (so `version: 8.0` stays the text "8.0" and is rejected).
+_STRING_KEYS = frozenset({"mode", "host", "namespace", "version", *SECRET_KEYS})
+USERS_PER_DDP_STREAMER = 500
+DEFAULT_CHART_REPO = "https://rocketchat.github.io/helm-charts"
+DEFAULT_CHART_VERSION = "7.0.2"
+
+# ---------------------------------------------------------------------------------------------------------
+# Field types with the message a user sees when a value is wrong
+# ---------------------------------------------------------------------------------------------------------
+
+_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+_QUANTITY = re.compile(r"^[0-9]+(\.[0-9]+)?(m|k|M|G|T|Ki|Mi|Gi|Ti)?$")
+
+
+def _dns_label(value: str) -> str:
+    if len(value) > 63 or not _DNS_LABEL.match(value):
+        raise ValueError(
+            f"{value!r} is not a DNS label: lowercase letters, digits and '-', starting and ending "
+            "with a letter or digit, at most 63 characters"
+        )
+    return value
+
+
+def _dns_subdomain(value: str) -> str:
+    if len(value) > 253 or not all(_DNS_LABEL.match(label) for label in value.split(".")):
+        raise ValueError(
+            f"{value!r} is not a DNS subdomain name: dot-separated lowercase labels of letters, digits and '-'"
+        )
+    return value
+
+
+def _host(value: str) -> str:
+    if "://" in value:
+        raise ValueError(f"{value!r} has a scheme: give the bare host name, e.g. chat.example.com")
+    if "/" in value:
+        raise ValueError(f"{value!r} has a path: give the bare host name, e.g. chat.example.com")
+    if "." not in value:
+        raise ValueError(f"{value!r} is not a fully qualified DNS name such as chat.example.com")
+    return _dns_subdomain(value)
+
+
+def _semver(value: str) -> str:
+    if value.strip().lower() == "latest":
+        raise ValueError("'latest' is not allowed: pin an exact version such as 8.6.1 so every pod runs the same code")
+    Version.parse(value)
+    return value
+
+
+def _chart_version(value: str) -> str:
+    if not is_exact_semver(value):
+        raise ValueError(
+            f"{value!r} is not an exact chart version: ranges and wildcards (^7.0, ~7, 7.x, >=7) are not "
+            "allowed; pin one such as 7.0.2"
+        )
+    return value
+
+
+def _release_name(value: str) -> str:
+    _dns_label(value)
+    if len(value) > 53:
+        raise ValueError(f"{value!r} is longer than Helm's limit of 53 characters")
+    if "nats" in value:
+        raise ValueError(
+            f"{value!r} contains 'nats', which breaks the chart's TRANSPORTER address; choose another name"
+        )
+    return value
+
+
+def _quantity(value: str) -> str:
+    if not _QUANTITY.match(value):
+        raise ValueError(f"{value!r} is not a Kubernetes quantity such as 250m, 1, 512Mi or 2Gi")
+    return value
+
+
+DnsLabel = Annotated[str, AfterValidator(_dns_label)]
+DnsSubdomain = Annotated[str, AfterValidator(_dns_subdomain)]
+Quantity = Annotated[str, AfterValidator(_quantity)]
+Replicas = Annotated[int, Field(ge=1)]
+
+
+class _Model(BaseModel):
+    # strict: "3" is not an int and "yes" is not a bool; extra="forbid": a misspelt key is an error.
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True, populate_by_name=True)
+
+
+class ResourceAmounts(_Model):
+    cpu: Quantity | None = None
+    memory: Quantity | None = None
+
+
+class Resources(_Model):
+    requests: ResourceAmounts = ResourceAmounts()
+    limits: ResourceAmounts = ResourceAmounts()
+
+
+class WorkloadConfig(_Model):
+    replicas: Replicas | None = None
+    resources: Resources = Resources()
+
+
+class StreamHubConfig(_Model):
+    enabled: bool | None = None
+    replicas: Annotated[int, Field(ge=1, le=1)] = 1
+    resources: Resources = Resources()
+
+
+class ServicesConfig(_Model):
+    account: WorkloadConfig = WorkloadConfig()
+    authorization: WorkloadConfig = WorkloadConfig()
+    presence: WorkloadConfig = WorkloadConfig()
+    ddp_streamer: WorkloadConfig = Field(WorkloadConfig(), alias="ddpStreamer")
+    stream_hub: StreamHubConfig = Field(StreamHubConfig(), alias="streamHub")
+
+
+class MonolithConfig(_Model):
+    replicas: Replicas = 1
+    resources: Resources = Resources()
+
+
+class NatsConfig(_Model):
+    replicas: Replicas = 1
+    bundled: bool = False
+    resources: Resources = Resources()
+
+
+class InClusterMongoConfig(_Model):
+    replicas: Literal[1, 3, 5] = 1
+    storage: Quantity = "8Gi"
+    storage_class_name: DnsSubdomain | None = Field(None, alias="storageClassName")
+    resources: Resources = Resources()
+
+
+class MongoConfig(_Model):
+    in_cluster: InClusterMongoConfig | None = Field(None, alias="inCluster")
+
+
+class ChartConfig(_Model):
+    version: Annotated[str, AfterValidator(_chart_version)] = DEFAULT_CHART_VERSION
+    repo: Annotated[str, Field(pattern=r"^(https?|oci)://\S+$")] = DEFAULT_CHART_REPO
+    release_name: Annotated[str, AfterValidator(_release_name)] = Field("rocketchat", alias="releaseName")
+    atomic: bool = True
+    cleanup_on_fail: bool = Field(True, alias="cleanupOnFail")
+    timeout: Annotated[int, Field(ge=60, le=3600)] = 900
+    max_history: Annotated[int, Field(ge=1, le=100)] = Field(10, alias="maxHistory")
+    skip_await: bool = Field(False, alias="skipAwait")
+
+
+class TlsConfig(_Model):
+    secret_name: DnsSubdomain | None = Field(None, alias="secretName")
+    cluster_issuer: DnsSubdomain | None = Field(None, alias="clusterIssuer")
+
+    @model_validator(mode="after")
+    def _needs_a_source(self) -> TlsConfig:
+        if not self.secret_name and not self.cluster_issuer:
+            raise ValueError("give secretName (an existing TLS Secret) and/or clusterIssuer (cert-manager)")
+        return self
+
+
+class IngressConfig(_Model):
+    class_name: DnsSubdomain = Field("nginx", alias="className")
+    annotations: dict[str, str] = {}
+    tls: TlsConfig | None = None
+    sticky_sessions: bool = Field(True, alias="stickySessions")
+    skip_await: bool = Field(False, alias="skipAwait")
+    controller_namespace: DnsLabel = Field("ingress-nginx", alias="controllerNamespace")
+
+
+class DnsConfig(_Model):
+    ttl: Annotated[int, Field(ge=30, le=86400)] = 300
+    external_dns: bool = Field(False, alias="externalDns")
+    annotation_prefix: Annotated[str, Field(pattern=r"^[a-z0-9.-]+/$")] = Field(
+        "external-dns.alpha.kubernetes.io/", alias="annotationPrefix"
+    )
+
+
+class Toleration(_Model):
+    key: str | None = None
+    operator: Literal["Exists", "Equal"] = "Equal"
+    value: str | None = None
+    effect: Literal["NoSchedule", "PreferNoSchedule", "NoExecute"] | None = None
+    toleration_seconds: int | None = Field(None, alias="tolerationSeconds")
+
+
+class SchedulingConfig(_Model):
+    tolerations: list[Toleration] = []
+    node_selector: dict[str, str] = Field({}, alias="nodeSelector")
+
+
+class MonitoringConfig(_Model):
+    namespace: DnsLabel = "monitoring"
+    """Namespace whose pods (Prometheus) may scrape the metrics ports."""
+    pod_monitor: bool = Field(False, alias="podMonitor")
+
+
+class StackConfig(_Model):
+    """The `rocketchat:` keys exactly as a stack file spells them (see the README for each)."""
+
+    mode: Literal["helm", "raw"] | None = None
+    host: Annotated[str, AfterValidator(_host)] | None = None
+    namespace: DnsLabel = "rocketchat"
+    version: Annotated[str, AfterValidator(_semver)] | None = None
+    microservices: bool = True
+    concurrent_users: Annotated[int, Field(ge=0)] = Field(0, alias="concurrentUsers")
+    monolith: MonolithConfig = MonolithConfig()
+    services: ServicesConfig = ServicesConfig()
+    nats: NatsConfig = NatsConfig()
+    mongodb: MongoConfig = MongoConfig()
+    chart: ChartConfig = ChartConfig()
+    ingress: IngressConfig = IngressConfig()
+    dns: DnsConfig = DnsConfig()
+    scheduling: SchedulingConfig = SchedulingConfig()
+    monitoring: MonitoringConfig = MonitoringConfig()
+    mongo_url: SecretStr | None = Field(None, alias="mongoUrl")
+    license: SecretStr | None = None
+
+
+_REQUIRED = {
+    "mode": "set it to 'raw' (plain Kubernetes resources) or 'helm' (the official chart)",
+    "host": "set it to the public DNS name, e.g. chat.example.com",
+    "version": "set it to the Rocket.Chat version to run, e.g. 8.6.1",
+}
+
+# ---------------------------------------------------------------------------------------------------------
+# Settings: the validated config plus everything derived from it, handed to the components
+# ---------------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class WorkloadPlan:
+    """One workload as this stack runs it."""
+
+    workload: Workload
+    replicas: int
+    requests: dict[str, str]
+    limits: dict[str, str]
+
+
+@dataclass(frozen=True)
+class Settings:
+    stack: str
+    config: StackConfig
+    version: Version
+    workloads: tuple[WorkloadPlan, ...]
+    """Monolith first, then every enabled microservice."""
+    warnings: tuple[str, ...] = field(default=())
+
+    @property
+    def mode(self) -> Literal["helm", "raw"]:
+        assert self.config.mode is not None
+        return self.config.mode
+
+    @property
+    def host(self) -> str:
+        assert self.config.host is not None
+        return self.config.host
+
+    @property
+    def namespace(self) -> str:
+        return self.config.namespace
+
+    @property
+    def tls(self) -> bool:
+        return self.config.ingress.tls is not None
+
+    @property
+    def url(self) -> str:
+        return f"{'https' if self.tls else 'http'}://{self.host}"
+
+    @property
+    def microservices(self) -> bool:
+        return self.config.microservices
+
+    def plan(self, key: str) -> WorkloadPlan | None:
+        return next((p for p in self.workloads if p.workload.key == key), None)
+
+    @property
+    def replicas(self) -> dict[str, int]:
+        """Pods per workload, as exported in the `replicas` output."""
+        counts = {p.workload.name: p.replicas for p in self.workloads}
+        if not self.config.nats.bundled or self.mode == "raw":
+            counts["nats"] = self.config.nats.replicas
+        if self.config.mongodb.in_cluster:
+            counts["mongodb"] = self.config.mongodb.in_cluster.replicas
+        return counts
+
+
+class ConfigError(pulumi.RunError):
+    """Bad stack configuration; the message lists every problem. RunError: Pulumi prints it without a traceback."""
+
+    def __init__(self, stack_file: str, problems: list[str]) -> None:
+        self.stack_file = stack_file
+        self.problems = problems
+        lines = "\n".join(f"  - {p}" for p in problems)
+        count = f"{len(problems)} problem{'s' if len(problems) != 1 else ''}"
+        super().__init__(f"invalid stack configuration in {stack_file} ({count}):\n{lines}")
+
+
+def stack_file(stack: str) -> str:
+    return f"Pulumi.{stack}.yaml"
+
+
+def read_stack_config() -> tuple[dict[str, Any], set[str]]:
+    """All `rocketchat:*` keys of the running stack (decoded from Pulumi's string form) and the secret ones.
+
+    Reads the whole config bag rather than known keys one by one, so that a misspelt key is seen and rejected.
+    """
+    from pulumi.runtime import config as runtime_config
+
+    every = {**runtime_config.get_config_env(), **runtime_config.CONFIG.get()}
+    prefix = f"{CONFIG_NAMESPACE}:"
+    raw: dict[str, Any] = {}
+    secrets: set[str] = set()
+    env_secrets = set(runtime_config.get_config_secret_keys_env())
+    for full_key, value in every.items():
+        if not full_key.startswith(prefix):
+            continue
+        key = full_key[len(prefix) :]
+        raw[key] = _decode(key, value)
+        if full_key in env_secrets or runtime_config.is_config_secret(full_key):
+            secrets.add(key)
+    return raw, secrets
+
+
+def _decode(key: str, value: Any) -> Any:
+    """Pulumi hands every config value over as a string; objects, numbers and booleans as JSON text."""
+    if key in _STRING_KEYS or not isinstance(value, str):
+        return value
+    try:
+        return json.loads(value)
+    except ValueError:
+        return value
+
+
+def load_settings(stack: str, raw: Mapping[str, Any], secret_keys: Iterable[str] = ()) -> Settings:
+    """Validate the stack's `rocketchat:` keys and derive the settings, or raise ConfigError naming every problem."""
+    problems: list[str] = []
+    failed_keys: set[str] = set()
+    try:
+        config = StackConfig.model_validate(dict(raw))
+    except ValidationError as error:
+        for detail in error.errors():
+            problems.append(_describe(detail))
+            failed_keys.add(str(detail["loc"][0]))
+        # Re-validate without the broken keys so the rules across keys can still report their problems now.
+        config = StackConfig.model_validate({k: v for k, v in raw.items() if k not in failed_keys})
+
+    warnings: list[str] = []
+    problems += _cross_key_problems(config, failed_keys, set(secret_keys), raw)
+    if problems:
+        raise ConfigError(stack_file(stack), problems)
+
+    version = Version.parse(config.version or "")
+    workloads = _plan_workloads(config, version, warnings)
+    if config.mode == "raw" and "chart" in raw:
+        warnings.append("rocketchat:chart is ignored in raw mode")
+    return Settings(stack=stack, config=config, version=version, workloads=workloads, warnings=tuple(warnings))
+
+
+def _key(path: Iterable[Any]) -> str:
+    text = ""
+    for part in path:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return f"{CONFIG_NAMESPACE}:{text}"
+
+
+def _allowed_keys(path: tuple[Any, ...]) -> list[str]:
+    """The keys the model accepts at `path` (the parent of an unknown key)."""
+    model: Any = StackConfig
+    for part in path:
+        if isinstance(part, int):
+            continue
+        fields = {f.alias or name: f for name, f in model.model_fields.items()}
+        annotation = fields[part].annotation
+        candidates = [annotation, *getattr(annotation, "__args__", ())]
+        for candidate in candidates:
+            inner = getattr(candidate, "__args__", None)
+            if inner and isinstance(inner[0], type) and issubclass(inner[0], BaseModel):
+                candidate = inner[0]  # list[Model]
+            if isinstance(candidate, type) and issubclass(candidate, BaseModel):
+                model = candidate
+                break
+        else:
+            return []
+    return sorted(f.alias or name for name, f in model.model_fields.items())
+
+
+def _describe(detail: Mapping[str, Any]) -> str:
+    loc = tuple(detail["loc"])
+    key = _key(loc)
+    kind = detail["type"]
+    if kind == "extra_forbidden":
+        allowed = _allowed_keys(loc[:-1])
+        suggestion = _suggest(loc, allowed)
+        return f"{key}: unknown key{suggestion}; allowed keys here: {', '.join(allowed)}"
+    message = str(detail["msg"]).removeprefix("Value error, ")
+    if loc and loc[0] in SECRET_KEYS:
+        return f"{key}: {message}"
+    got = detail.get("input")
+    shown = "" if isinstance(got, dict) or repr(got) in message else f" (got {json.dumps(got, default=str)})"
+    return f"{key}: {message}{shown}"
+
+
+def _leaf_paths(model: type[BaseModel] = StackConfig, prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
+    paths = []
+    for name, info in model.model_fields.items():
+        path = (*prefix, info.alias or name)
+        paths.append(path)
+        nested = [a for a in (info.annotation, *getattr(info.annotation, "__args__", ())) if isinstance(a, type)]
+        for candidate in nested:
+            if issubclass(candidate, BaseModel):
+                paths += _leaf_paths(candidate, path)
+    return paths
+
+
+def _suggest(loc: tuple[Any, ...], allowed: list[str]) -> str:
+    """A hint for a misspelt key: a sibling that looks alike, or else a key of that name elsewhere."""
+    typo = str(loc[-1])
+    close = difflib.get_close_matches(typo, allowed, n=1)
+    if close:
+        return f" (did you mean '{_key((*loc[:-1], close[0]))}'?)"
+    elsewhere = [p for p in _leaf_paths() if difflib.get_close_matches(typo, [p[-1]], n=1, cutoff=0.8)]
+    if elsewhere:
+        return f" (did you mean {' or '.join(repr(_key(p)) for p in elsewhere[:3])}?)"
+    return ""
+
+
+def _cross_key_problems(
+    config: StackConfig, failed_keys: set[str], secret_keys: set[str], raw: Mapping[str, Any]
+) -> list[str]:
+    problems = [
+        f"{_key([name])}: required; {how}"
+        for name, how in _REQUIRED.items()
+        if name not in failed_keys and getattr(config, name) is None
+    ]
+
+    for name in SECRET_KEYS:
+        if name in raw and name not in failed_keys and name not in secret_keys:
+            problems.append(
+                f"{_key([name])}: must be stored encrypted; run "
+                f"`pulumi config set --secret {CONFIG_NAMESPACE}:{name} ...` (its value is not shown here)"
+            )
+
+    if "mongoUrl" not in failed_keys and "mongodb" not in failed_keys:
+        problems += _mongo_source_problems(config)
+
+    if "nats" not in failed_keys and config.nats.bundled and config.mode == "raw":
+        problems.append(f"{_key(['nats', 'bundled'])}: only helm mode has the chart's bundled NATS; remove it or use mode 'helm'")
+
+    if config.version and "version" not in failed_keys and "services" not in failed_keys:
+        problems += _stream_hub_problems(config, Version.parse(config.version))
+    return problems
+
+
+def _mongo_source_problems(config: StackConfig) -> list[str]:
+    in_cluster = config.mongodb.in_cluster is not None
+    url = config.mongo_url.get_secret_value() if config.mongo_url else None
+    if in_cluster and url:
+        return [
+            (f"{_key(['mongodb', 'inCluster'])}: choose one MongoDB source: remove rocketchat:mongodb.inCluster "
+            "or the rocketchat:mongoUrl secret")
+        ]
+    if not in_cluster and not url:
+        return [
+            (f"{_key(['mongoUrl'])}: no MongoDB source; set the secret with `pulumi config set --secret "
+            "rocketchat:mongoUrl 'mongodb://...?replicaSet=rs0'` or set rocketchat:mongodb.inCluster for development")
+        ]
+    if url and not url.startswith(("mongodb://", "mongodb+srv://")):
+        return [f"{_key(['mongoUrl'])}: must start with mongodb:// or mongodb+srv:// (value not shown)"]
+    if url and url.startswith("mongodb://") and "replicaSet=" not in url:
+        return [
+            (f"{_key(['mongoUrl'])}: must name the replica set (…?replicaSet=rs0): Rocket.Chat needs change "
+            "streams, which only replica sets have (value not shown)")
+        ]
+    return []
+
+
+def _stream_hub_problems(config: StackConfig, version: Version) -> list[str]:
+    enabled = config.services.stream_hub.enabled
+    key = _key(["services", "streamHub", "enabled"])
+    rule = stream_hub_rule(version)
+    if not config.microservices:
+        return []
+    if rule is StreamHubRule.REQUIRED and enabled is False:
+        return [f"{key}: Rocket.Chat {version} (before 7.7) needs stream-hub; remove the key or set it to true"]
+    if rule is StreamHubRule.REMOVED and enabled:
+        return [f"{key}: stream-hub was removed in Rocket.Chat 8.0 and {version} has none; remove the key or set it to false"]
+    return []
+
+
+def _stream_hub_enabled(config: StackConfig, version: Version) -> bool:
+    rule = stream_hub_rule(version)
+    if rule is StreamHubRule.REQUIRED:
+        return True
+    if rule is StreamHubRule.REMOVED:
+        return False
+    return bool(config.services.stream_hub.enabled)
+
+
+def ddp_streamer_replicas_for(concurrent_users: int) -> int:
+    """One ddp-streamer pod per 500 concurrent users, at least one."""
+    return max(1, math.ceil(concurrent_users / USERS_PER_DDP_STREAMER))
+
+
+def _resources(workload: Workload, overrides: Resources) -> tuple[dict[str, str], dict[str, str]]:
+    defaults = workload.resources
+    requests = {"cpu": defaults.cpu_request, "memory": defaults.memory_request}
+    limits = {"memory": defaults.memory_limit} | ({"cpu": defaults.cpu_limit} if defaults.cpu_limit else {})
+    requests |= overrides.requests.model_dump(exclude_none=True)
+    limits |= overrides.limits.model_dump(exclude_none=True)
+    return requests, limits
+
+
+_SERVICE_FIELDS = {f.alias or name: name for name, f in ServicesConfig.model_fields.items()}
+
+
+def _plan_workloads(config: StackConfig, version: Version, warnings: list[str]) -> tuple[WorkloadPlan, ...]:
+    monolith_requests, monolith_limits = _resources(MONOLITH, config.monolith.resources)
+    plans = [WorkloadPlan(MONOLITH, config.monolith.replicas, monolith_requests, monolith_limits)]
+    if not config.microservices:
+        return tuple(plans)
+
+    needed_streamers = ddp_streamer_replicas_for(config.concurrent_users)
+    for workload in MICROSERVICES:
+        service_config: WorkloadConfig | StreamHubConfig = getattr(config.services, _SERVICE_FIELDS[workload.key])
+        if workload.key == "streamHub" and not _stream_hub_enabled(config, version):
+            continue
+        replicas = service_config.replicas
+        if workload.key == "ddpStreamer":
+            if replicas is None:
+                replicas = needed_streamers
+            elif replicas < needed_streamers:
+                warnings.append(
+                    f"rocketchat:services.ddpStreamer.replicas is {replicas}, below the {needed_streamers} pods "
+                    f"that {config.concurrent_users} concurrent users need (one per {USERS_PER_DDP_STREAMER})"
+                )
+        replicas = replicas or 1
+        if replicas > 1 and workload.scaling != "free" and config.license is None:
+            warnings.append(
+                f"rocketchat:services.{workload.key}.replicas is {replicas} but no rocketchat:license is set: "
+                "without an Enterprise licence every pod beyond the first exits after about 40 seconds"
+            )
+        requests, limits = _resources(workload, service_config.resources)
+        plans.append(WorkloadPlan(workload, replicas, requests, limits))
+    return tuple(plans)
+
+
+def settings_from_pulumi() -> Settings:
+    """The entry point for `__main__.py`: this stack's config, validated."""
+    raw, secret_keys = read_stack_config()
+    return load_settings(pulumi.get_stack(), raw, secret_keys)
+
+
+__all__ = [
+    "ConfigError",
+    "Settings",
+    "StackConfig",
+    "WorkloadPlan",
+    "ddp_streamer_replicas_for",
+    "load_settings",
+    "settings_from_pulumi",
+]

@@ -1,0 +1,251 @@
+"""RocketChatStack: the whole installation, composed for mode `raw` (plain resources) or `helm` (official chart)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import pulumi
+from pulumi_kubernetes.core import v1 as core
+from pulumi_kubernetes.meta import v1 as meta
+
+from components import k8s
+from components.catalog import DDP_STREAMER, MONOLITH
+from components.ingress import RocketChatIngress, RocketChatIngressArgs, dns_records
+from components.microservices import MicroserviceSet, MicroserviceSetArgs, SecretKey
+from components.mongodb import MongoReplicaSet, MongoReplicaSetArgs
+from components.nats import NatsCluster, NatsClusterArgs
+from components.network import StackNetworkPolicies, StackNetworkPoliciesArgs
+from components.settings import Settings
+
+MONGO_SECRET_KEY = "mongo-uri"  # the key name the official chart reads
+TRANSPORTER_KEY = "transporter"
+MONOLITH_TRANSPORTER_KEY = "monolith-transporter"
+LICENSE_KEY = "license"
+
+
+@dataclass
+class RocketChatStackArgs:
+    settings: Settings
+
+
+class RocketChatStack(pulumi.ComponentResource):
+    """Namespace, NATS, MongoDB (in-cluster or external), Rocket.Chat (raw or Helm), NetworkPolicies and Ingress.
+
+    Its attributes are the stack outputs of the contract (see the README).
+    """
+
+    url: str
+    host: str
+    namespace: pulumi.Output[str]
+    mode: str
+    version: str
+    ingress_address: pulumi.Output[str | None]
+    dns_records: pulumi.Output[list[dict[str, Any]]]
+    replicas: dict[str, int]
+
+    def __init__(self, name: str, args: RocketChatStackArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("rocketchat:index:RocketChatStack", name, None, opts)
+        settings = args.settings
+        config = settings.config
+        helm = settings.mode == "helm"
+        instance = config.chart.release_name if helm else "rocketchat"
+        placement = k8s.Placement(
+            tolerations=[t.model_dump(exclude_none=True) for t in config.scheduling.tolerations],
+            node_selector=dict(config.scheduling.node_selector),
+        )
+        child = pulumi.ResourceOptions(parent=self)
+
+        namespace = core.Namespace(
+            settings.namespace,
+            metadata=meta.ObjectMetaArgs(
+                name=settings.namespace,
+                labels={
+                    "app.kubernetes.io/part-of": k8s.PART_OF,
+                    "app.kubernetes.io/managed-by": "pulumi",
+                    # Every pod of this stack meets the restricted Pod Security Standard; the API server enforces it.
+                    "pod-security.kubernetes.io/enforce": "restricted",
+                    "pod-security.kubernetes.io/enforce-version": "latest",
+                    "pod-security.kubernetes.io/warn": "restricted",
+                    "pod-security.kubernetes.io/audit": "restricted",
+                },
+            ),
+            opts=child,
+        )
+        ns = namespace.metadata.name
+        in_ns = pulumi.ResourceOptions(parent=self, depends_on=[namespace])
+        secret_labels = k8s.object_labels(k8s.labels("rocketchat", "credentials", instance))
+
+        def secret(secret_name: str, data: dict[str, pulumi.Input[str]], extra: list[pulumi.Resource] = ()) -> core.Secret:
+            return core.Secret(
+                secret_name,
+                metadata=k8s.metadata(secret_name, ns, secret_labels),
+                type="Opaque",
+                string_data={k: pulumi.Output.secret(v) for k, v in data.items()},
+                opts=pulumi.ResourceOptions(parent=self, depends_on=[namespace, *extra]),
+            )
+
+        # NATS: ours (authenticated, clustered) unless a helm stack asks for the chart's bundled one.
+        nats: NatsCluster | None = None
+        bus_secret: core.Secret | None = None
+        if not (helm and config.nats.bundled):
+            nats_requests, nats_limits = _amounts(config.nats.resources, {"cpu": "50m", "memory": "64Mi"}, {"memory": "256Mi"})
+            nats = NatsCluster(
+                "nats",
+                NatsClusterArgs(
+                    namespace=ns,
+                    replicas=config.nats.replicas,
+                    instance=instance,
+                    requests=nats_requests,
+                    limits=nats_limits,
+                    placement=placement,
+                ),
+                opts=in_ns,
+            )
+            bus_secret = secret(
+                f"{instance}-bus",
+                {TRANSPORTER_KEY: nats.client_url, MONOLITH_TRANSPORTER_KEY: nats.monolith_client_url},
+            )
+
+        # MongoDB: the external replica set from the `mongoUrl` secret, or an in-cluster one for development.
+        mongo: MongoReplicaSet | None = None
+        mongo_url: pulumi.Input[str] | None = None
+        if config.mongo_url is not None:
+            mongo_url = pulumi.Output.secret(config.mongo_url.get_secret_value())
+        elif config.mongodb.in_cluster is not None and not helm:
+            in_cluster = config.mongodb.in_cluster
+            mongo_requests, mongo_limits = _amounts(in_cluster.resources, {"cpu": "250m", "memory": "512Mi"}, {"memory": "1Gi"})
+            mongo = MongoReplicaSet(
+                "mongodb",
+                MongoReplicaSetArgs(
+                    namespace=settings.namespace,
+                    replicas=in_cluster.replicas,
+                    storage=in_cluster.storage,
+                    storage_class_name=in_cluster.storage_class_name,
+                    instance=instance,
+                    requests=mongo_requests,
+                    limits=mongo_limits,
+                    placement=placement,
+                ),
+                opts=in_ns,
+            )
+            mongo_url = mongo.url
+        mongo_secret = secret(f"{instance}-mongodb", {MONGO_SECRET_KEY: mongo_url}) if mongo_url is not None else None
+        license_secret = (
+            secret(f"{instance}-license", {LICENSE_KEY: config.license.get_secret_value()}) if config.license else None
+        )
+
+        if helm:
+            from components.release import RocketChatRelease, RocketChatReleaseArgs
+
+            release = RocketChatRelease(
+                "rocketchat",
+                RocketChatReleaseArgs(
+                    settings=settings,
+                    namespace=ns,
+                    # Plain names, not outputs: the values stay readable in previews; depends_on orders creation.
+                    mongo_secret_name=f"{instance}-mongodb" if mongo_secret else None,
+                    transporter_secret=SecretKey(f"{instance}-bus", TRANSPORTER_KEY) if bus_secret else None,
+                    license_secret=SecretKey(f"{instance}-license", LICENSE_KEY) if license_secret else None,
+                ),
+                opts=pulumi.ResourceOptions(
+                    parent=self,
+                    depends_on=[r for r in (namespace, nats, bus_secret, mongo_secret, license_secret) if r is not None],
+                ),
+            )
+            monolith_service: pulumi.Input[str] = release.monolith_service
+            ddp_streamer_service: pulumi.Input[str] | None = release.ddp_streamer_service
+            pod_selector, entry_pod_selector = release.pod_selector, release.entry_pod_selector
+            workloads: pulumi.Resource = release
+        else:
+            assert bus_secret is not None and mongo_secret is not None
+            transporter_key = TRANSPORTER_KEY if settings.microservices else MONOLITH_TRANSPORTER_KEY
+            microservices = MicroserviceSet(
+                "rocketchat",
+                MicroserviceSetArgs(
+                    namespace=ns,
+                    version=str(config.version),
+                    root_url=settings.url,
+                    workloads=settings.workloads,
+                    mongo_url=SecretKey(mongo_secret.metadata.name, MONGO_SECRET_KEY),
+                    transporter=SecretKey(bus_secret.metadata.name, transporter_key),
+                    license=SecretKey(license_secret.metadata.name, LICENSE_KEY) if license_secret else None,
+                    instance=instance,
+                    placement=placement,
+                ),
+                opts=pulumi.ResourceOptions(
+                    parent=self,
+                    depends_on=[r for r in (namespace, nats, bus_secret, mongo_secret, license_secret) if r is not None],
+                ),
+            )
+            pod_selector, entry_pod_selector = microservices.pod_selector, microservices.entry_pod_selector
+            monolith_service = microservices.service_names[MONOLITH.key]
+            ddp_streamer_service = microservices.service_names.get(DDP_STREAMER.key)
+            workloads = microservices
+
+        StackNetworkPolicies(
+            "network",
+            StackNetworkPoliciesArgs(
+                namespace=ns,
+                instance=instance,
+                rocketchat_pods=pod_selector,
+                entry_pods=entry_pod_selector,
+                ingress_namespace=config.ingress.controller_namespace,
+                monitoring_namespace=config.monitoring.namespace,
+                nats_pods=nats.selector if nats else None,
+                mongo_pods=mongo.selector if mongo else None,
+                # The chart's own NATS or MongoDB pods have no allow rules here: do not cut them off.
+                default_deny=nats is not None and (mongo is not None or mongo_url is not None),
+            ),
+            opts=in_ns,
+        )
+
+        tls = config.ingress.tls
+        ingress = RocketChatIngress(
+            instance,
+            RocketChatIngressArgs(
+                namespace=ns,
+                host=settings.host,
+                monolith_service=monolith_service,
+                ddp_streamer_service=ddp_streamer_service if settings.microservices else None,
+                class_name=config.ingress.class_name,
+                tls_secret_name=tls.secret_name if tls else None,
+                cluster_issuer=tls.cluster_issuer if tls else None,
+                sticky_sessions=config.ingress.sticky_sessions,
+                annotations=dict(config.ingress.annotations),
+                external_dns_prefix=config.dns.annotation_prefix if config.dns.external_dns else None,
+                dns_ttl=config.dns.ttl,
+                skip_await=config.ingress.skip_await,
+                instance=instance,
+            ),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[workloads]),
+        )
+
+        self.url = settings.url
+        self.host = settings.host
+        self.namespace = ns
+        self.mode = settings.mode
+        self.version = str(config.version)
+        self.ingress_address = ingress.address
+        self.dns_records = ingress.address.apply(lambda address: dns_records(settings.host, address, config.dns.ttl))
+        self.replicas = settings.replicas
+        self.register_outputs(
+            {
+                "url": self.url,
+                "host": self.host,
+                "namespace": self.namespace,
+                "mode": self.mode,
+                "version": self.version,
+                "ingressAddress": self.ingress_address,
+                "dnsRecords": self.dns_records,
+                "replicas": self.replicas,
+            }
+        )
+
+
+def _amounts(resources: Any, requests: dict[str, str], limits: dict[str, str]) -> tuple[dict[str, str], dict[str, str]]:
+    """Defaults overlaid with the stack's `resources` block."""
+    return (
+        requests | resources.requests.model_dump(exclude_none=True),
+        limits | resources.limits.model_dump(exclude_none=True),
+    )

@@ -1,0 +1,178 @@
+"""An in-process Pulumi engine: runs the real program against a real stack file and records every resource.
+
+Used by the tests, the manifest dump and the `tools.plan` command alike, so that what the tests check is what the
+tools print. Secure values cannot be decrypted without the Pulumi CLI: they are replaced by placeholders (listed as
+secret keys, so the program treats them exactly as it would the real ones).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import runpy
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pulumi
+import yaml
+from pulumi.runtime import rpc
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+PROJECT = "rocketchat"
+
+# Stand-ins for `secure:` values; realistic enough to pass the program's own checks.
+PLACEHOLDER_SECRETS = {
+    "rocketchat:mongoUrl": "mongodb://rocketchat:placeholder-password@mongo-0.example.net:27017/rocketchat?replicaSet=rs0",
+    "rocketchat:license": "placeholder-licence-text",
+}
+
+
+@dataclass
+class Resource:
+    type: str
+    name: str
+    inputs: dict[str, Any]
+    parent: str | None = None
+
+    @property
+    def kind(self) -> str:
+        return self.type.rsplit(":", 1)[-1]
+
+    @property
+    def k8s_name(self) -> str | None:
+        return (self.inputs.get("metadata") or {}).get("name")
+
+
+@dataclass
+class Recording:
+    resources: list[Resource] = field(default_factory=list)
+    outputs: dict[str, Any] = field(default_factory=dict)
+    secret_outputs: set[str] = field(default_factory=set)
+    logs: list[tuple[str, str]] = field(default_factory=list)
+
+    def of_type(self, type_: str) -> list[Resource]:
+        return [r for r in self.resources if r.type == type_ or r.kind == type_]
+
+    def one(self, type_: str, k8s_name: str) -> Resource:
+        found = [r for r in self.of_type(type_) if r.k8s_name == k8s_name or r.name == k8s_name]
+        assert len(found) == 1, f"expected one {type_} named {k8s_name}, found {[r.name for r in self.of_type(type_)]}"
+        return found[0]
+
+
+def reveal(value: Any) -> Any:
+    """Inputs with a secret inside arrive wrapped; unwrap recursively (tests may look, outputs must not)."""
+    if rpc.is_rpc_secret(value):
+        return reveal(rpc.unwrap_rpc_secret(value))
+    if isinstance(value, dict):
+        return {k: reveal(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [reveal(v) for v in value]
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+def contains_secret(value: Any) -> bool:
+    if rpc.is_rpc_secret(value):
+        return True
+    if isinstance(value, dict):
+        return any(contains_secret(v) for v in value.values())
+    if isinstance(value, list):
+        return any(contains_secret(v) for v in value)
+    return False
+
+
+class RecordingMocks(pulumi.runtime.Mocks):
+    def __init__(self, recording: Recording, ingress_status: Mapping[str, Any] | None = None) -> None:
+        self.recording = recording
+        self.ingress_status = ingress_status
+
+    def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict]:
+        self.recording.resources.append(Resource(args.typ, args.name, dict(args.inputs)))
+        outputs = dict(args.inputs)
+        if args.typ == "random:index/randomPassword:RandomPassword":
+            outputs["result"] = f"generated-{args.name}"
+        if args.typ == "kubernetes:networking.k8s.io/v1:Ingress" and self.ingress_status is not None:
+            outputs["status"] = dict(self.ingress_status)
+        if args.typ == "kubernetes:helm.sh/v3:Release":
+            outputs["status"] = {"status": "deployed", "name": args.inputs.get("name")}
+        return f"{args.name}-id", outputs
+
+    def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict, list | None]:
+        return {}, None
+
+
+def stack_config(stack: str, overrides: Mapping[str, Any] | None = None, remove: tuple[str, ...] = ()) -> tuple[dict[str, str], list[str]]:
+    """The stack file's config as the engine hands it to a program: every value a string, secrets as placeholders.
+
+    `overrides` maps full keys (`rocketchat:host`) to values (any JSON type); `remove` drops keys.
+    """
+    document = yaml.safe_load((PROJECT_DIR / f"Pulumi.{stack}.yaml").read_text()) or {}
+    config: dict[str, str] = {}
+    secret_keys: list[str] = []
+    for key, value in (document.get("config") or {}).items():
+        if isinstance(value, dict) and set(value) == {"secure"}:
+            config[key] = PLACEHOLDER_SECRETS.get(key, "placeholder")
+            secret_keys.append(key)
+        else:
+            config[key] = value if isinstance(value, str) else json.dumps(value)
+    for key, value in (overrides or {}).items():
+        if isinstance(value, Secret):
+            secret_keys.append(key)
+            value = value.value
+        config[key] = value if isinstance(value, str) else json.dumps(value)
+    for key in remove:
+        config.pop(key, None)
+    return config, secret_keys
+
+
+@dataclass(frozen=True)
+class Secret:
+    """An override to be treated as a `pulumi config set --secret` value."""
+
+    value: Any
+
+
+def run_program(
+    stack: str = "dev",
+    overrides: Mapping[str, Any] | None = None,
+    remove: tuple[str, ...] = (),
+    ingress_status: Mapping[str, Any] | None = None,
+) -> Recording:
+    """Run `__main__.py` for `stack` under the recording engine; raises what the program raises."""
+    recording = Recording()
+    config, secret_keys = stack_config(stack, overrides, remove)
+    pulumi.runtime.set_mocks(RecordingMocks(recording, ingress_status), project=PROJECT, stack=stack, preview=False)
+    pulumi.runtime.set_all_config(config, secret_keys)
+
+    original_export = pulumi.export
+    original_warn = pulumi.log.warn
+    exported: dict[str, pulumi.Output[Any]] = {}
+
+    def export(name: str, value: Any) -> None:
+        exported[name] = pulumi.Output.from_input(value)
+        original_export(name, value)
+
+    async def collect_outputs() -> None:
+        for name, output in exported.items():
+            recording.outputs[name] = reveal(await output.future())
+            if await output.is_secret():
+                recording.secret_outputs.add(name)
+
+    def warn(message: str, *args: Any, **kwargs: Any) -> None:
+        recording.logs.append(("warn", message))
+        original_warn(message, *args, **kwargs)
+
+    @pulumi.runtime.test
+    def program() -> pulumi.Output[None]:
+        pulumi.export, pulumi.log.warn = export, warn
+        try:
+            runpy.run_path(str(PROJECT_DIR / "__main__.py"), run_name="__main__")
+        finally:
+            pulumi.export, pulumi.log.warn = original_export, original_warn
+        return pulumi.Output.from_input(asyncio.ensure_future(collect_outputs()))
+
+    program()
+    return recording
