@@ -115,16 +115,22 @@ class RocketChatIngress(pulumi.ComponentResource):
                 networking.HTTPIngressPathArgs(path=p, path_type="Prefix", backend=backend(args.ddp_streamer_service))
                 for p in STREAMING_PATHS
             ]
-        paths.append(networking.HTTPIngressPathArgs(path="/", path_type="Prefix", backend=backend(args.monolith_service)))
+        paths.append(
+            networking.HTTPIngressPathArgs(path="/", path_type="Prefix", backend=backend(args.monolith_service))
+        )
 
         secret_name = tls_secret_name(args, name)
         selector = k8s.labels("rocketchat", "ingress", args.instance)
         ingress = networking.Ingress(
             name,
-            metadata=k8s.metadata(name, args.namespace, k8s.object_labels(selector), annotations=ingress_annotations(args)),
+            metadata=k8s.metadata(
+                name, args.namespace, k8s.object_labels(selector), annotations=ingress_annotations(args)
+            ),
             spec=networking.IngressSpecArgs(
                 ingress_class_name=args.class_name,
-                rules=[networking.IngressRuleArgs(host=args.host, http=networking.HTTPIngressRuleValueArgs(paths=paths))],
+                rules=[
+                    networking.IngressRuleArgs(host=args.host, http=networking.HTTPIngressRuleValueArgs(paths=paths))
+                ],
                 tls=[networking.IngressTLSArgs(hosts=[args.host], secret_name=secret_name)] if secret_name else None,
             ),
             opts=pulumi.ResourceOptions(parent=self),

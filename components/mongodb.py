@@ -33,8 +33,8 @@ def initiate_script(name: str, namespace: str, replicas: int) -> str:
     """mongosh script run by the first member's startup probe: initiate `rs0` once, then report success."""
     members = ", ".join(f"{{_id: {i}, host: '{h}'}}" for i, h in enumerate(member_hosts(name, namespace, replicas)))
     return (
-        "try { rs.status().ok } catch (e) { "
-        f"if (e.codeName !== 'NotYetInitialized') throw e; rs.initiate({{_id: '{REPLICA_SET}', members: [{members}]}}).ok }}"
+        "try { rs.status().ok } catch (e) { if (e.codeName !== 'NotYetInitialized') throw e; "
+        f"rs.initiate({{_id: '{REPLICA_SET}', members: [{members}]}}).ok }}"
     )
 
 
@@ -120,7 +120,9 @@ class MongoReplicaSet(pulumi.ComponentResource):
                         enable_service_links=False,
                         security_context=k8s.pod_security(MONGODB_UID),
                         containers=[container],
-                        volumes=[core.VolumeArgs(name="tmp", empty_dir=core.EmptyDirVolumeSourceArgs(size_limit="256Mi"))],
+                        volumes=[
+                            core.VolumeArgs(name="tmp", empty_dir=core.EmptyDirVolumeSourceArgs(size_limit="256Mi"))
+                        ],
                         topology_spread_constraints=k8s.topology_spread(self.selector, args.replicas),
                         tolerations=args.placement.tolerations_args(),
                         node_selector=args.placement.node_selector or None,

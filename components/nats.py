@@ -166,7 +166,9 @@ class NatsCluster(pulumi.ComponentResource):
             env=[
                 core.EnvVarArgs(
                     name="SERVER_NAME",
-                    value_from=core.EnvVarSourceArgs(field_ref=core.ObjectFieldSelectorArgs(field_path="metadata.name")),
+                    value_from=core.EnvVarSourceArgs(
+                        field_ref=core.ObjectFieldSelectorArgs(field_path="metadata.name")
+                    ),
                 ),
             ],
             ports=[core.ContainerPortArgs(name=n, container_port=p) for n, p in ports.items()],
@@ -195,7 +197,9 @@ class NatsCluster(pulumi.ComponentResource):
                 pod_management_policy="Parallel",
                 selector=meta.LabelSelectorArgs(match_labels=self.selector),
                 template=core.PodTemplateSpecArgs(
-                    metadata=meta.ObjectMetaArgs(labels=obj_labels, annotations={"rocketchat.chat/config-hash": config_hash}),
+                    metadata=meta.ObjectMetaArgs(
+                        labels=obj_labels, annotations={"rocketchat.chat/config-hash": config_hash}
+                    ),
                     spec=core.PodSpecArgs(
                         automount_service_account_token=False,
                         enable_service_links=False,
@@ -226,6 +230,8 @@ class NatsCluster(pulumi.ComponentResource):
             pulumi.Output.all(client_password.result, host).apply(lambda v: client_url(v[0], v[1]))
         )
         self.monolith_client_url = pulumi.Output.secret(
-            pulumi.Output.all(client_password.result, host).apply(lambda v: client_url(v[0], v[1], scheme="monolith+nats"))
+            pulumi.Output.all(client_password.result, host).apply(
+                lambda v: client_url(v[0], v[1], scheme="monolith+nats")
+            )
         )
         self.register_outputs({"client_url": self.client_url, "service_name": self.service_name})

@@ -74,7 +74,11 @@ class StackNetworkPolicies(pulumi.ComponentResource):
         policy(
             "web",
             args.entry_pods,
-            [networking.NetworkPolicyIngressRuleArgs(from_=[_from_namespace(args.ingress_namespace)], ports=_ports(APP_PORT))],
+            [
+                networking.NetworkPolicyIngressRuleArgs(
+                    from_=[_from_namespace(args.ingress_namespace)], ports=_ports(APP_PORT)
+                )
+            ],
         )
         policy(
             "metrics",
@@ -86,7 +90,9 @@ class StackNetworkPolicies(pulumi.ComponentResource):
             ],
         )
         if args.nats_pods is not None:
-            nats_peer = networking.NetworkPolicyPeerArgs(pod_selector=meta.LabelSelectorArgs(match_labels=args.nats_pods))
+            nats_peer = networking.NetworkPolicyPeerArgs(
+                pod_selector=meta.LabelSelectorArgs(match_labels=args.nats_pods)
+            )
             policy(
                 "nats",
                 meta.LabelSelectorArgs(match_labels=args.nats_pods),
@@ -97,10 +103,16 @@ class StackNetworkPolicies(pulumi.ComponentResource):
                 ],
             )
         if args.mongo_pods is not None:
-            mongo_peer = networking.NetworkPolicyPeerArgs(pod_selector=meta.LabelSelectorArgs(match_labels=args.mongo_pods))
+            mongo_peer = networking.NetworkPolicyPeerArgs(
+                pod_selector=meta.LabelSelectorArgs(match_labels=args.mongo_pods)
+            )
             policy(
                 "mongodb",
                 meta.LabelSelectorArgs(match_labels=args.mongo_pods),
-                [networking.NetworkPolicyIngressRuleArgs(from_=[rocketchat_peer, mongo_peer], ports=_ports(MONGODB_PORT))],
+                [
+                    networking.NetworkPolicyIngressRuleArgs(
+                        from_=[rocketchat_peer, mongo_peer], ports=_ports(MONGODB_PORT)
+                    )
+                ],
             )
         self.register_outputs({})

@@ -225,7 +225,10 @@ class RocketChatRelease(pulumi.ComponentResource):
         for plan in settings.workloads:
             if plan.workload.is_monolith or plan.replicas < 2:
                 continue
-            selector = {"app.kubernetes.io/name": chart_pod_name(release, plan.workload), "app.kubernetes.io/instance": release}
+            selector = {
+                "app.kubernetes.io/name": chart_pod_name(release, plan.workload),
+                "app.kubernetes.io/instance": release,
+            }
             k8s.disruption_budget(
                 f"{release}-{plan.workload.name}",
                 args.namespace,
@@ -244,7 +247,9 @@ class RocketChatRelease(pulumi.ComponentResource):
                 match_labels=instance,
                 match_expressions=[
                     meta.LabelSelectorRequirementArgs(
-                        key="app.kubernetes.io/name", operator="In", values=[chart_pod_name(release, w) for w in workloads]
+                        key="app.kubernetes.io/name",
+                        operator="In",
+                        values=[chart_pod_name(release, w) for w in workloads],
                     )
                 ],
             )
@@ -260,7 +265,12 @@ class RocketChatRelease(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
         passwords = {
             key: random.RandomPassword(f"{release}-mongodb-{key}", length=32, special=False, opts=child).result
-            for key in ("mongodb-passwords", "mongodb-root-password", "mongodb-metrics-password", "mongodb-replica-set-key")
+            for key in (
+                "mongodb-passwords",
+                "mongodb-root-password",
+                "mongodb-metrics-password",
+                "mongodb-replica-set-key",
+            )
         }
         obj_labels = k8s.object_labels(k8s.labels("mongodb", "database", release))
         auth_name = f"{release}-mongodb-auth"
@@ -272,8 +282,10 @@ class RocketChatRelease(pulumi.ComponentResource):
         )
         url_name = f"{release}-mongodb"
         url = pulumi.Output.all(namespace, passwords["mongodb-passwords"]).apply(
-            lambda v: f"mongodb://rocketchat:{v[1]}@{release}-mongodb-headless.{v[0]}.svc.cluster.local:"
-            f"{BUNDLED_MONGODB_PORT}/rocketchat?replicaSet=rs0"
+            lambda v: (
+                f"mongodb://rocketchat:{v[1]}@{release}-mongodb-headless.{v[0]}.svc.cluster.local:"
+                f"{BUNDLED_MONGODB_PORT}/rocketchat?replicaSet=rs0"
+            )
         )
         url_secret = core.Secret(
             url_name,

@@ -478,7 +478,9 @@ def _cross_key_problems(
         problems += _mongo_source_problems(config)
 
     if "nats" not in failed_keys and config.nats.bundled and config.mode == "raw":
-        problems.append(f"{_key(['nats', 'bundled'])}: only helm mode has the chart's bundled NATS; remove it or use mode 'helm'")
+        problems.append(
+            f"{_key(['nats', 'bundled'])}: only helm mode has the chart's bundled NATS; remove it or use mode 'helm'"
+        )
 
     if config.version and "version" not in failed_keys and "services" not in failed_keys:
         problems += _stream_hub_problems(config, Version.parse(config.version))
@@ -490,20 +492,26 @@ def _mongo_source_problems(config: StackConfig) -> list[str]:
     url = config.mongo_url.get_secret_value() if config.mongo_url else None
     if in_cluster and url:
         return [
-            (f"{_key(['mongodb', 'inCluster'])}: choose one MongoDB source: remove rocketchat:mongodb.inCluster "
-            "or the rocketchat:mongoUrl secret")
+            (
+                f"{_key(['mongodb', 'inCluster'])}: choose one MongoDB source: remove rocketchat:mongodb.inCluster "
+                "or the rocketchat:mongoUrl secret"
+            )
         ]
     if not in_cluster and not url:
         return [
-            (f"{_key(['mongoUrl'])}: no MongoDB source; set the secret with `pulumi config set --secret "
-            "rocketchat:mongoUrl 'mongodb://...?replicaSet=rs0'` or set rocketchat:mongodb.inCluster for development")
+            (
+                f"{_key(['mongoUrl'])}: no MongoDB source; set the secret with `pulumi config set --secret "
+                "rocketchat:mongoUrl 'mongodb://...?replicaSet=rs0'`, or set rocketchat:mongodb.inCluster (development)"
+            )
         ]
     if url and not url.startswith(("mongodb://", "mongodb+srv://")):
         return [f"{_key(['mongoUrl'])}: must start with mongodb:// or mongodb+srv:// (value not shown)"]
     if url and url.startswith("mongodb://") and "replicaSet=" not in url:
         return [
-            (f"{_key(['mongoUrl'])}: must name the replica set (…?replicaSet=rs0): Rocket.Chat needs change "
-            "streams, which only replica sets have (value not shown)")
+            (
+                f"{_key(['mongoUrl'])}: must name the replica set (…?replicaSet=rs0): Rocket.Chat needs change "
+                "streams, which only replica sets have (value not shown)"
+            )
         ]
     return []
 
@@ -517,7 +525,9 @@ def _stream_hub_problems(config: StackConfig, version: Version) -> list[str]:
     if rule is StreamHubRule.REQUIRED and enabled is False:
         return [f"{key}: Rocket.Chat {version} (before 7.7) needs stream-hub; remove the key or set it to true"]
     if rule is StreamHubRule.REMOVED and enabled:
-        return [f"{key}: stream-hub was removed in Rocket.Chat 8.0 and {version} has none; remove the key or set it to false"]
+        return [
+            f"{key}: stream-hub was removed in Rocket.Chat 8.0 and {version} has none; remove it or set it to false"
+        ]
     return []
 
 

@@ -76,7 +76,9 @@ class RocketChatStack(pulumi.ComponentResource):
         in_ns = pulumi.ResourceOptions(parent=self, depends_on=[namespace])
         secret_labels = k8s.object_labels(k8s.labels("rocketchat", "credentials", instance))
 
-        def secret(secret_name: str, data: dict[str, pulumi.Input[str]], extra: list[pulumi.Resource] = ()) -> core.Secret:
+        def secret(
+            secret_name: str, data: dict[str, pulumi.Input[str]], extra: list[pulumi.Resource] = ()
+        ) -> core.Secret:
             return core.Secret(
                 secret_name,
                 metadata=k8s.metadata(secret_name, ns, secret_labels),
@@ -89,7 +91,9 @@ class RocketChatStack(pulumi.ComponentResource):
         nats: NatsCluster | None = None
         bus_secret: core.Secret | None = None
         if not (helm and config.nats.bundled):
-            nats_requests, nats_limits = _amounts(config.nats.resources, {"cpu": "50m", "memory": "64Mi"}, {"memory": "256Mi"})
+            nats_requests, nats_limits = _amounts(
+                config.nats.resources, {"cpu": "50m", "memory": "64Mi"}, {"memory": "256Mi"}
+            )
             nats = NatsCluster(
                 "nats",
                 NatsClusterArgs(
@@ -114,7 +118,9 @@ class RocketChatStack(pulumi.ComponentResource):
             mongo_url = pulumi.Output.secret(config.mongo_url.get_secret_value())
         elif config.mongodb.in_cluster is not None and not helm:
             in_cluster = config.mongodb.in_cluster
-            mongo_requests, mongo_limits = _amounts(in_cluster.resources, {"cpu": "250m", "memory": "512Mi"}, {"memory": "1Gi"})
+            mongo_requests, mongo_limits = _amounts(
+                in_cluster.resources, {"cpu": "250m", "memory": "512Mi"}, {"memory": "1Gi"}
+            )
             mongo = MongoReplicaSet(
                 "mongodb",
                 MongoReplicaSetArgs(
@@ -150,7 +156,9 @@ class RocketChatStack(pulumi.ComponentResource):
                 ),
                 opts=pulumi.ResourceOptions(
                     parent=self,
-                    depends_on=[r for r in (namespace, nats, bus_secret, mongo_secret, license_secret) if r is not None],
+                    depends_on=[
+                        r for r in (namespace, nats, bus_secret, mongo_secret, license_secret) if r is not None
+                    ],
                 ),
             )
             monolith_service: pulumi.Input[str] = release.monolith_service
@@ -175,7 +183,9 @@ class RocketChatStack(pulumi.ComponentResource):
                 ),
                 opts=pulumi.ResourceOptions(
                     parent=self,
-                    depends_on=[r for r in (namespace, nats, bus_secret, mongo_secret, license_secret) if r is not None],
+                    depends_on=[
+                        r for r in (namespace, nats, bus_secret, mongo_secret, license_secret) if r is not None
+                    ],
                 ),
             )
             pod_selector, entry_pod_selector = microservices.pod_selector, microservices.entry_pod_selector

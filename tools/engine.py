@@ -104,7 +104,9 @@ class RecordingMocks(pulumi.runtime.Mocks):
         return {}, None
 
 
-def stack_config(stack: str, overrides: Mapping[str, Any] | None = None, remove: tuple[str, ...] = ()) -> tuple[dict[str, str], list[str]]:
+def stack_config(
+    stack: str, overrides: Mapping[str, Any] | None = None, remove: tuple[str, ...] = ()
+) -> tuple[dict[str, str], list[str]]:
     """The stack file's config as the engine hands it to a program: every value a string, secrets as placeholders.
 
     `overrides` maps full keys (`rocketchat:host`) to values (any JSON type); `remove` drops keys.
