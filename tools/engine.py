@@ -142,9 +142,13 @@ def run_program(
     overrides: Mapping[str, Any] | None = None,
     remove: tuple[str, ...] = (),
     ingress_status: Mapping[str, Any] | None = None,
+    recording: Recording | None = None,
 ) -> Recording:
-    """Run `__main__.py` for `stack` under the recording engine; raises what the program raises."""
-    recording = Recording()
+    """Run `__main__.py` for `stack` under the recording engine; raises what the program raises.
+
+    Pass a `recording` to inspect what was registered even when the program raises (bad config: nothing).
+    """
+    recording = recording if recording is not None else Recording()
     config, secret_keys = stack_config(stack, overrides, remove)
     pulumi.runtime.set_mocks(RecordingMocks(recording, ingress_status), project=PROJECT, stack=stack, preview=False)
     pulumi.runtime.set_all_config(config, secret_keys)

@@ -1,0 +1,197 @@
+"""The settings model: sizing, version rules, defaults and error messages, tested directly (no engine)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from components.settings import ConfigError, _decode, ddp_streamer_replicas_for, load_settings
+from components.versions import StreamHubRule, Version, stream_hub_rule
+
+BASE: dict[str, Any] = {
+    "mode": "raw",
+    "host": "chat.example.com",
+    "version": "8.6.1",
+    "mongodb": {"inCluster": {}},
+}
+
+
+def settings(secret_keys: tuple[str, ...] = (), **changes: Any):
+    return load_settings("test", BASE | changes, secret_keys)
+
+
+def problems(**changes: Any) -> list[str]:
+    with pytest.raises(ConfigError) as caught:
+        settings(**changes)
+    return caught.value.problems
+
+
+@pytest.mark.parametrize(("users", "pods"), [(0, 1), (1, 1), (500, 1), (501, 2), (1200, 3), (5000, 10), (5001, 11)])
+def test_ddp_streamer_runs_one_pod_per_500_concurrent_users(users: int, pods: int) -> None:
+    assert ddp_streamer_replicas_for(users) == pods
+    assert settings(concurrentUsers=users).plan("ddpStreamer").replicas == pods
+
+
+def test_explicit_ddp_streamer_replicas_win_but_warn_when_below_the_sizing() -> None:
+    result = settings(concurrentUsers=2000, services={"ddpStreamer": {"replicas": 2}})
+    assert result.plan("ddpStreamer").replicas == 2
+    assert any("ddpStreamer.replicas is 2, below the 4 pods" in w for w in result.warnings)
+
+
+def test_explicit_ddp_streamer_replicas_above_the_sizing_do_not_warn_about_capacity() -> None:
+    result = settings(("license",), concurrentUsers=100, services={"ddpStreamer": {"replicas": 3}}, license="x")
+    assert result.plan("ddpStreamer").replicas == 3
+    assert result.warnings == ()
+
+
+@pytest.mark.parametrize(
+    ("version", "rule"),
+    [
+        ("7.6.3", StreamHubRule.REQUIRED),
+        ("7.7.0", StreamHubRule.OPTIONAL),
+        ("7.7.9", StreamHubRule.OPTIONAL),
+        ("7.7.0-rc.1", StreamHubRule.OPTIONAL),
+        ("8.0.0", StreamHubRule.REMOVED),
+        ("8.6.1", StreamHubRule.REMOVED),
+    ],
+)
+def test_stream_hub_rule_by_version(version: str, rule: StreamHubRule) -> None:
+    assert stream_hub_rule(Version.parse(version)) is rule
+
+
+def test_stream_hub_runs_before_7_7_is_off_by_default_in_7_7_and_gone_from_8() -> None:
+    assert settings(version="7.6.3").plan("streamHub").replicas == 1
+    assert settings(version="7.7.2").plan("streamHub") is None
+    assert settings(version="7.7.2", services={"streamHub": {"enabled": True}}).plan("streamHub") is not None
+    assert settings(version="8.6.1").plan("streamHub") is None
+
+
+def test_stream_hub_uses_recreate_so_two_never_overlap() -> None:
+    plan = settings(version="7.6.3").plan("streamHub")
+    assert plan.workload.strategy == "Recreate"
+    assert plan.workload.scaling == "singleton"
+
+
+def test_stream_hub_cannot_be_disabled_before_7_7_nor_enabled_from_8() -> None:
+    assert problems(version="7.6.3", services={"streamHub": {"enabled": False}}) == [
+        "rocketchat:services.streamHub.enabled: Rocket.Chat 7.6.3 (before 7.7) needs stream-hub; "
+        "remove the key or set it to true"
+    ]
+    [message] = problems(version="8.0.0", services={"streamHub": {"enabled": True}})
+    assert message.startswith("rocketchat:services.streamHub.enabled: stream-hub was removed in Rocket.Chat 8.0")
+
+
+def test_stream_hub_never_more_than_one_replica() -> None:
+    [message] = problems(version="7.6.3", services={"streamHub": {"replicas": 2}})
+    assert message.startswith("rocketchat:services.streamHub.replicas: Input should be less than or equal to 1")
+
+
+def test_scaling_a_licensed_service_without_a_licence_warns_and_the_monolith_does_not() -> None:
+    unlicensed = settings(monolith={"replicas": 3}, services={"account": {"replicas": 2}})
+    assert [w for w in unlicensed.warnings if "licence" in w] == [
+        "rocketchat:services.account.replicas is 2 but no rocketchat:license is set: without an Enterprise "
+        "licence every pod beyond the first exits after about 40 seconds"
+    ]
+    licensed = settings(("license",), monolith={"replicas": 3}, services={"account": {"replicas": 2}}, license="L")
+    assert licensed.warnings == ()
+
+
+def test_monolith_mode_plans_the_monolith_alone() -> None:
+    result = settings(microservices=False, services={"account": {"replicas": 2}})
+    assert [p.workload.key for p in result.workloads] == ["monolith"]
+
+
+def test_resource_overrides_merge_with_catalog_defaults() -> None:
+    result = settings(services={"presence": {"resources": {"limits": {"memory": "1Gi"}}}})
+    presence = result.plan("presence")
+    assert presence.limits == {"memory": "1Gi"}
+    assert presence.requests == {"cpu": "100m", "memory": "256Mi"}
+
+
+def test_url_follows_tls() -> None:
+    assert settings().url == "http://chat.example.com"
+    assert settings(ingress={"tls": {"secretName": "chat-tls"}}).url == "https://chat.example.com"
+
+
+@pytest.mark.parametrize(
+    ("host", "fragment"),
+    [
+        ("https://chat.example.com", "has a scheme"),
+        ("chat.example.com/rc", "has a path"),
+        ("Chat.Example.com", "is not a DNS subdomain"),
+        ("localhost", "is not a fully qualified DNS name"),
+        ("chat_example.com", "is not a DNS subdomain"),
+    ],
+)
+def test_host_must_be_a_bare_dns_name(host: str, fragment: str) -> None:
+    [message] = problems(host=host)
+    assert message.startswith("rocketchat:host: ") and fragment in message
+
+
+@pytest.mark.parametrize("version", ["latest", "8.0", "8", "v8.6.1", "^8.6.1", "8.6.x"])
+def test_version_must_be_exact_semver(version: str) -> None:
+    [message] = problems(version=version)
+    assert message.startswith("rocketchat:version: ")
+
+
+def test_version_text_is_never_read_as_a_number() -> None:
+    # `version: 8.0` in YAML reaches the program as the text "8.0": it must be rejected, not become 8.0.
+    assert _decode("version", "8.0") == "8.0"
+    assert _decode("concurrentUsers", "5000") == 5000
+    assert _decode("monolith", '{"replicas": 3}') == {"replicas": 3}
+
+
+def test_unknown_keys_are_errors_with_a_suggestion() -> None:
+    messages = problems(replcias=3, monolith={"replcias": 3})
+    assert any(
+        m.startswith("rocketchat:monolith.replcias: unknown key (did you mean 'rocketchat:monolith.replicas'?)")
+        for m in messages
+    )
+    top = next(m for m in messages if m.startswith("rocketchat:replcias"))
+    assert "did you mean 'rocketchat:monolith.replicas'" in top
+    assert "allowed keys here: chart, concurrentUsers, dns, host" in top
+
+
+def test_every_problem_is_reported_at_once_naming_the_stack_file() -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_settings("prod", {"mode": "kube", "host": "x", "concurrentUsers": -1, "nats": {"replicas": 0}}, ())
+    error = caught.value
+    keys = [p.split(":", 2)[1].split(" ")[0] for p in error.problems]
+    assert {"mode", "host", "concurrentUsers", "nats.replicas", "version", "mongoUrl"} <= {k.rstrip(":") for k in keys}
+    assert str(error).startswith("invalid stack configuration in Pulumi.prod.yaml (6 problems):")
+
+
+def test_secret_values_never_appear_in_messages() -> None:
+    leaked = "mongodb://admin:hunter2@db.example.net/rocketchat"
+    with pytest.raises(ConfigError) as caught:
+        load_settings("prod", BASE | {"mongodb": {}, "mongoUrl": leaked}, ())
+    text = str(caught.value)
+    assert "hunter2" not in text
+    assert "rocketchat:mongoUrl: must be stored encrypted" in text
+    assert "rocketchat:mongoUrl: must name the replica set" in text
+
+
+def test_mongodb_needs_exactly_one_source() -> None:
+    assert problems(mongodb={})[0].startswith("rocketchat:mongoUrl: no MongoDB source")
+    both = load_settings
+    with pytest.raises(ConfigError) as caught:
+        both("dev", BASE | {"mongoUrl": "mongodb+srv://u:p@c.example.net/rc"}, ("mongoUrl",))
+    assert caught.value.problems[0].startswith("rocketchat:mongodb.inCluster: choose one MongoDB source")
+
+
+def test_defaults_of_a_minimal_stack() -> None:
+    result = settings()
+    config = result.config
+    assert result.namespace == "rocketchat"
+    assert config.chart.version == "7.0.2" and config.chart.release_name == "rocketchat"
+    assert config.ingress.class_name == "nginx" and config.dns.ttl == 300
+    assert result.replicas == {
+        "rocketchat": 1,
+        "account": 1,
+        "authorization": 1,
+        "presence": 1,
+        "ddp-streamer": 1,
+        "nats": 1,
+        "mongodb": 1,
+    }
