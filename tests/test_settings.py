@@ -75,8 +75,10 @@ def test_stream_hub_uses_recreate_so_two_never_overlap() -> None:
 
 def test_stream_hub_cannot_be_disabled_before_7_7_nor_enabled_from_8() -> None:
     assert problems(version="7.6.3", services={"streamHub": {"enabled": False}}) == [
-        "rocketchat:services.streamHub.enabled: Rocket.Chat 7.6.3 (before 7.7) needs stream-hub; "
-        "remove the key or set it to true"
+        (
+            "rocketchat:services.streamHub.enabled: Rocket.Chat 7.6.3 (before 7.7) needs stream-hub; "
+            "remove the key or set it to true"
+        )
     ]
     [message] = problems(version="8.0.0", services={"streamHub": {"enabled": True}})
     assert message.startswith("rocketchat:services.streamHub.enabled: stream-hub was removed in Rocket.Chat 8.0")
@@ -90,8 +92,10 @@ def test_stream_hub_never_more_than_one_replica() -> None:
 def test_scaling_a_licensed_service_without_a_licence_warns_and_the_monolith_does_not() -> None:
     unlicensed = settings(monolith={"replicas": 3}, services={"account": {"replicas": 2}})
     assert [w for w in unlicensed.warnings if "licence" in w] == [
-        "rocketchat:services.account.replicas is 2 but no rocketchat:license is set: without an Enterprise "
-        "licence every pod beyond the first exits after about 40 seconds"
+        (
+            "rocketchat:services.account.replicas is 2 but no rocketchat:license is set: without an Enterprise "
+            "licence every pod beyond the first exits after about 40 seconds"
+        )
     ]
     licensed = settings(("license",), monolith={"replicas": 3}, services={"account": {"replicas": 2}}, license="L")
     assert licensed.warnings == ()
