@@ -1,0 +1,112 @@
+#!/usr/bin/env python3
+"""What the program itself costs on every `pulumi preview` / `pulumi up`, against the unavoidable minimum.
+
+For each stack it runs, each in a fresh interpreter and at least 7 times:
+  - the program: `__main__.py` with the real stack file under the in-process engine (tools.engine);
+  - the import floor: a process that only imports pulumi, pydantic and the provider SDK modules that very
+    program loaded (found by running it once and reading sys.modules).
+It prints median and spread of both, their ratio, the resources registered and the peak memory; then the wall time
+of the test suite (without the nats-server/checkov/e2e tests, and in full).
+
+    venv/bin/python scripts/bench.py [--runs 7] [--stacks dev prod] [--no-suite]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+PROJECT = Path(__file__).resolve().parent.parent
+
+_PROGRAM = """
+import json, resource, sys, time
+start = time.perf_counter()
+sys.path.insert(0, {project!r})
+from tools.engine import run_program
+recording = run_program({stack!r})
+elapsed = time.perf_counter() - start
+# Versioned SDK packages that were really executed (the SDK registers the others as lazy stubs).
+sdk = sorted(m for m, module in list(sys.modules.items()) if m.count(".") == 2 and m.startswith("pulumi_kubernetes.")
+             and m.split(".")[-1].startswith("v") and type(module).__name__ != "_LazyModule")
+sdk += sorted(m for m in sys.modules if m == "pulumi_random")
+print(json.dumps({{"seconds": elapsed, "resources": len(recording.resources), "modules": sdk,
+                   "rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}}))
+"""
+
+_FLOOR = """
+import json, resource, time
+start = time.perf_counter()
+import pulumi, pydantic
+{imports}
+elapsed = time.perf_counter() - start
+print(json.dumps({{"seconds": elapsed, "rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}}))
+"""
+
+
+def run_fresh(code: str) -> tuple[float, dict]:
+    """Run `code` in a new interpreter; wall time from spawn to exit, plus what the child reported."""
+    start = time.perf_counter()
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=PROJECT, check=True)
+    wall = time.perf_counter() - start
+    return wall, json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def summary(samples: list[float]) -> str:
+    ordered = sorted(samples)
+    return f"median {statistics.median(ordered):.3f}s  (min {ordered[0]:.3f}, max {ordered[-1]:.3f})"
+
+
+def bench_stack(stack: str, runs: int) -> dict:
+    program_code = _PROGRAM.format(project=str(PROJECT), stack=stack)
+    _, first = run_fresh(program_code)  # warm the byte-code caches and learn which SDK modules the program loads
+    floor_code = _FLOOR.format(imports="\n".join(f"import {m}" for m in first["modules"]))
+    run_fresh(floor_code)
+
+    program, floor, program_rss, floor_rss = [], [], [], []
+    for _ in range(runs):  # interleaved, so machine noise hits both alike
+        wall, report = run_fresh(program_code)
+        program.append(wall)
+        program_rss.append(report["rss_mib"])
+        wall, report = run_fresh(floor_code)
+        floor.append(wall)
+        floor_rss.append(report["rss_mib"])
+    ratio = statistics.median(program) / statistics.median(floor)
+    print(f"stack {stack}: {first['resources']} resources registered")
+    print(f"  program (fresh process, in-process engine): {summary(program)}  peak RSS {max(program_rss):.0f} MiB")
+    print(f"  import floor ({', '.join(['pulumi', 'pydantic', *first['modules']])}):")
+    print(f"                                              {summary(floor)}  peak RSS {max(floor_rss):.0f} MiB")
+    print(f"  ratio program / floor: {ratio:.2f}x (target <= 1.30x)")
+    return {"stack": stack, "ratio": ratio, "resources": first["resources"]}
+
+
+def bench_suite(label: str, args: list[str]) -> None:
+    start = time.perf_counter()
+    done = subprocess.run([sys.executable, "-m", "pytest", "-q", *args], capture_output=True, text=True, cwd=PROJECT)
+    wall = time.perf_counter() - start
+    tail = done.stdout.strip().splitlines()[-1] if done.stdout.strip() else done.stderr.strip()[-200:]
+    print(f"test suite, {label}: {wall:.1f}s wall  [{tail}]")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--runs", type=int, default=7)
+    parser.add_argument("--stacks", nargs="+", default=["dev", "prod"])
+    parser.add_argument("--no-suite", action="store_true")
+    args = parser.parse_args()
+    if args.runs < 7:
+        parser.error("--runs must be at least 7 for a meaningful median and spread")
+    for stack in args.stacks:
+        bench_stack(stack, args.runs)
+    if not args.no_suite:
+        bench_suite("without nats-server/checkov/e2e tests", ["-m", "not e2e and not tools"])
+        bench_suite("in full (without e2e)", [])
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
