@@ -1,7 +1,11 @@
 """RocketChatRelease: the official `rocketchat` chart through helm.v3.Release, with values built from the catalog.
 
-Release values are stored and shown in plain text (in previews, the state and the Helm release record), so they
-never hold a credential: MongoDB, NATS and the licence all reach the pods through Secrets this program creates.
+Release values are stored and shown in plain text (in previews, the state and the Helm release record; see
+pulumi/pulumi#9781), so they never hold a credential: MongoDB, NATS and the licence all reach the pods through
+Secrets this program creates, and the values only name those Secrets.
+
+What the chart reads, and where it falls short, was checked against chart 7.0.2 rendered by real Helm
+(tests/test_release_chart.py); the README's "Helm mode" section lists the limitations values cannot fix.
 """
 
 from __future__ import annotations
@@ -21,15 +25,27 @@ from components.catalog import (
     MOLECULER_METRICS_PORT,
     MONOLITH,
     MONOLITH_PROMETHEUS_PORT,
+    NATS_UID,
     ROCKETCHAT_UID,
+    STREAM_HUB,
     Workload,
 )
 from components.microservices import SecretKey
-from components.settings import InClusterMongoConfig, Settings, WorkloadPlan
+from components.settings import ChartConfig, InClusterMongoConfig, NatsConfig, Settings, WorkloadPlan
 
 CHART_NAME = "rocketchat"
-MONGO_SECRET_KEY = "mongo-uri"  # fixed by the chart
+MONGO_SECRET_KEY = "mongo-uri"  # fixed by the chart: `existingMongodbSecret` must hold this key
 BUNDLED_MONGODB_PORT = 27017
+BUNDLED_MONGODB_USER = "rocketchat"
+BUNDLED_MONGODB_DATABASE = "rocketchat"
+BUNDLED_MONGODB_REPLICA_SET = "rs0"
+# The keys the Bitnami MongoDB chart (13.x) reads from `auth.existingSecret`.
+BUNDLED_MONGODB_AUTH_KEYS = (
+    "mongodb-passwords",
+    "mongodb-root-password",
+    "mongodb-metrics-password",
+    "mongodb-replica-set-key",
+)
 
 
 def _plain(args: Any) -> Any:
@@ -50,12 +66,12 @@ def _plain(args: Any) -> Any:
     return args
 
 
-def pod_security_values() -> dict[str, Any]:
-    return _plain(k8s.pod_security(ROCKETCHAT_UID))
+def pod_security_values(uid: int = ROCKETCHAT_UID) -> dict[str, Any]:
+    return _plain(k8s.pod_security(uid))
 
 
-def container_security_values() -> dict[str, Any]:
-    return _plain(k8s.container_security(ROCKETCHAT_UID))
+def container_security_values(uid: int = ROCKETCHAT_UID) -> dict[str, Any]:
+    return _plain(k8s.container_security(uid))
 
 
 def _resources(plan: WorkloadPlan) -> dict[str, Any]:
@@ -67,37 +83,61 @@ def chart_pod_name(release: str, workload: Workload) -> str:
     return "rocketchat" if workload.is_monolith else f"{release}-{workload.name}"
 
 
+def chart_service_name(release: str, workload: Workload) -> str:
+    """The chart's Service in front of a workload: `<release>-rocketchat` (monolith), `<release>-ddp-streamer`."""
+    return f"{release}-{workload.name}"
+
+
+def placement_values(settings: Settings) -> dict[str, Any]:
+    """`tolerations` / `nodeSelector`, only the ones the stack sets (empty ones would hide the chart's fallbacks)."""
+    scheduling = settings.config.scheduling
+    values: dict[str, Any] = {}
+    if scheduling.tolerations:
+        values["tolerations"] = [t.model_dump(by_alias=True, exclude_none=True) for t in scheduling.tolerations]
+    if scheduling.node_selector:
+        values["nodeSelector"] = dict(scheduling.node_selector)
+    return values
+
+
 def build_values(
     settings: Settings,
     *,
-    mongo_secret_name: str | None,
+    mongo_secret_name: str,
     transporter_secret: SecretKey | None,
     license_secret: SecretKey | None,
     bundled_mongodb_auth_secret: str | None = None,
 ) -> dict[str, Any]:
     """The chart values for this stack. Pure: Secret names in, a plain dict out, with no credential anywhere in it.
 
-    `bundled_mongodb_auth_secret` switches on the chart's own MongoDB, its passwords read from that Secret.
+    - `mongo_secret_name`: a Secret with key `mongo-uri` (the chart's `existingMongodbSecret`; always set, or the
+      chart would build the URL, password included, from values).
+    - `transporter_secret`: the Secret key holding the full TRANSPORTER URL of our NatsCluster; None uses the
+      chart's bundled NATS (`rocketchat:nats.bundled`).
+    - `license_secret`: the licence, handed to the monolith through `extraEnv` (the chart's `license` value would
+      put it in the Deployment as a literal).
+    - `bundled_mongodb_auth_secret`: switches on the chart's own MongoDB, its passwords read from that Secret.
     """
     config = settings.config
-    tolerations = [t.model_dump(by_alias=True, exclude_none=True) for t in config.scheduling.tolerations]
-    node_selector = dict(config.scheduling.node_selector)
+    placement = placement_values(settings)
     monolith = settings.plan(MONOLITH.key)
     assert monolith is not None
     # The images write only to /tmp (and /app/uploads, which the chart mounts itself): a read-only root works.
+    # The chart puts extraVolumes/extraVolumeMounts on every Rocket.Chat Deployment, monolith and services.
     scratch = {"name": "tmp", "emptyDir": {"sizeLimit": "1Gi"}}
 
     values: dict[str, Any] = {
         "image": {"tag": str(settings.version)},
-        "host": settings.host,
+        # No `host`: the chart would set ROOT_URL to https://<host> even without TLS; ROOT_URL comes from extraEnv.
         "replicaCount": monolith.replicas,
         "resources": _resources(monolith),
+        # Monolith pod and container; the service pods' pod-level context is hard-coded `{}` by the chart, so
+        # each service gets the full restricted profile at container level (`microservices.<svc>.securityContext`).
         "securityContext": pod_security_values(),
         "containerSecurityContext": container_security_values(),
         "extraVolumes": [scratch],
         "extraVolumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],
-        "tolerations": tolerations,
-        "nodeSelector": node_selector,
+        **placement,
+        # The chart's PDB covers the monolith only (and only above one replica); RocketChatRelease adds the rest.
         "podDisruptionBudget": {"enabled": True, "minAvailable": 1},
         # Routing belongs to RocketChatIngress; the chart's Ingress stays off.
         "ingress": {"enabled": False},
@@ -107,7 +147,13 @@ def build_values(
             "msPort": MOLECULER_METRICS_PORT,
         },
         "podMonitor": {"enabled": config.monitoring.pod_monitor},
-        "microservices": {"enabled": settings.microservices},
+        # Always explicit: values.yaml defaults it to true while the chart's README says false.
+        "microservices": {
+            "enabled": settings.microservices,
+            # Explicit either way: the chart fails when stream-hub is on from 8.0, or off up to 7.7.0.
+            "streamHub": {"enabled": settings.plan(STREAM_HUB.key) is not None},
+        },
+        "existingMongodbSecret": mongo_secret_name,
     }
     for plan in settings.workloads:
         workload = plan.workload
@@ -116,52 +162,108 @@ def build_values(
         service_values: dict[str, Any] = {
             "resources": _resources(plan),
             "securityContext": container_security_values(),
-            "tolerations": tolerations,
-            "nodeSelector": node_selector,
+            **placement,
         }
         if workload.scaling != "singleton":  # the chart fixes stream-hub at one replica
             service_values["replicas"] = plan.replicas
-        values["microservices"][workload.key] = service_values
-    if settings.microservices:
-        # Explicit either way: the chart fails when stream-hub is on from 8.0, or off up to 7.7.0.
-        values["microservices"].setdefault("streamHub", {})["enabled"] = settings.plan("streamHub") is not None
+        values["microservices"].setdefault(workload.key, {}).update(service_values)
 
-    if mongo_secret_name:
-        values["existingMongodbSecret"] = mongo_secret_name
-    if bundled_mongodb_auth_secret and config.mongodb.in_cluster is not None:
-        values["mongodb"] = bundled_mongodb_values(bundled_mongodb_auth_secret, config.mongodb.in_cluster)
+    if bundled_mongodb_auth_secret is not None:
+        assert config.mongodb.in_cluster is not None, "the bundled MongoDB needs rocketchat:mongodb.inCluster"
+        values["mongodb"] = bundled_mongodb_values(bundled_mongodb_auth_secret, config.mongodb.in_cluster, placement)
     else:
         values["mongodb"] = {"enabled": False}
+
     if transporter_secret is not None:
+        # `enabled: false` is required: with the key absent the chart deploys its NATS as well (the _validations
+        # check that would catch it never runs).
         values["nats"] = {
             "enabled": False,
             "existingSecret": {"name": transporter_secret.name, "key": transporter_secret.key},
         }
     else:
-        values["nats"] = {"enabled": True, "cluster": {"replicas": config.nats.replicas}}
+        values["nats"] = bundled_nats_values(config.nats, placement)
+
+    extra_env: list[dict[str, Any]] = [{"name": "ROOT_URL", "value": settings.url}]
     if license_secret is not None:
         # The chart's `license` value lands as a literal env var in the Deployment; read it from our Secret instead.
-        values["extraEnv"] = [
+        extra_env.append(
             {
                 "name": "ROCKETCHAT_LICENSE",
                 "valueFrom": {"secretKeyRef": {"name": license_secret.name, "key": license_secret.key}},
             }
-        ]
+        )
+    values["extraEnv"] = extra_env
     return values
 
 
-def bundled_mongodb_values(auth_secret_name: str, in_cluster: InClusterMongoConfig) -> dict[str, Any]:
+def bundled_mongodb_values(
+    auth_secret_name: str, in_cluster: InClusterMongoConfig, placement: dict[str, Any] | None = None
+) -> dict[str, Any]:
     """The chart's bundled (Bitnami) MongoDB with its passwords read from a Secret rather than from values."""
     persistence: dict[str, Any] = {"enabled": True, "size": in_cluster.storage}
     if in_cluster.storage_class_name:
         persistence["storageClass"] = in_cluster.storage_class_name
+    resources = in_cluster.resources
     return {
         "enabled": True,
         "architecture": "replicaset",
+        "replicaSetName": BUNDLED_MONGODB_REPLICA_SET,
         "replicaCount": in_cluster.replicas,
-        "auth": {"existingSecret": auth_secret_name, "usernames": ["rocketchat"], "databases": ["rocketchat"]},
+        "auth": {
+            "enabled": True,
+            "existingSecret": auth_secret_name,
+            "usernames": [BUNDLED_MONGODB_USER],
+            "databases": [BUNDLED_MONGODB_DATABASE],
+        },
         "persistence": persistence,
+        "resources": {
+            "requests": {"cpu": "250m", "memory": "512Mi"} | resources.requests.model_dump(exclude_none=True),
+            "limits": {"memory": "1Gi"} | resources.limits.model_dump(exclude_none=True),
+        },
+        # The rocketchat chart turns on a root init container that chowns the volume; the restricted namespace
+        # rejects it, and the pod's fsGroup does the same job. (Bitnami's own container and pod security contexts
+        # already meet the restricted profile.)
+        "volumePermissions": {"enabled": False},
+        **(placement or {}),
     }
+
+
+def bundled_nats_values(nats: NatsConfig, placement: dict[str, Any]) -> dict[str, Any]:
+    """The chart's bundled NATS (subchart nats 0.15.x): clustered, every container on the restricted profile."""
+    container = container_security_values(NATS_UID)
+    return {
+        "enabled": True,
+        "cluster": {"enabled": nats.replicas > 1, "replicas": nats.replicas},
+        "securityContext": pod_security_values(NATS_UID),
+        "nats": {"securityContext": container},
+        "reloader": {"securityContext": container},
+        "exporter": {"securityContext": container},
+        "bootconfig": {"securityContext": container},
+        # A debugging toolbox Deployment, running as root: not part of a production install.
+        "natsbox": {"enabled": False},
+        **placement,
+    }
+
+
+def chart_source(chart: ChartConfig) -> dict[str, Any]:
+    """`chart`, `version` and `repository_opts` of the Release: an HTTP(S) chart repository, or an OCI one."""
+    if chart.repo.startswith("oci://"):
+        return {"chart": f"{chart.repo.rstrip('/')}/{CHART_NAME}", "version": chart.version}
+    return {
+        "chart": CHART_NAME,
+        "version": chart.version,
+        "repository_opts": helm.RepositoryOptsArgs(repo=chart.repo),
+    }
+
+
+def _dependencies(opts: pulumi.ResourceOptions | None) -> list[Any]:
+    """The component's own `depends_on`: a Pulumi child does not inherit it, so the Release is given it directly."""
+    if opts is None or opts.depends_on is None:
+        return []
+    if isinstance(opts.depends_on, pulumi.Resource):
+        return [opts.depends_on]
+    return list(opts.depends_on)  # type: ignore[arg-type]
 
 
 @dataclass
@@ -171,12 +273,17 @@ class RocketChatReleaseArgs:
     mongo_secret_name: str | None
     """A Secret with key `mongo-uri`; None with `mongodb.inCluster` (the chart's own MongoDB)."""
     transporter_secret: SecretKey | None
+    """None: the chart's bundled NATS."""
     license_secret: SecretKey | None
 
 
 class RocketChatRelease(pulumi.ComponentResource):
     """Outputs: `monolith_service` and `ddp_streamer_service` (the chart's Service names, for the Ingress),
-    `pod_selector` / `entry_pod_selector` (the chart's pod labels, for NetworkPolicies), `status`."""
+    `pod_selector` / `entry_pod_selector` (the chart's pod labels, for NetworkPolicies), `status`.
+
+    The Release's logical name and Helm release name are both `rocketchat:chart.releaseName`, and neither depends on
+    `microservices`: switching a stack between monolith and microservices upgrades the same release in place.
+    """
 
     monolith_service: str
     ddp_streamer_service: str | None
@@ -189,7 +296,7 @@ class RocketChatRelease(pulumi.ComponentResource):
         config = settings.config
         chart = config.chart
         release = chart.release_name
-        depends: list[pulumi.Resource] = []
+        depends = _dependencies(opts)
 
         mongo_secret_name, auth_secret_name = args.mongo_secret_name, None
         if mongo_secret_name is None:
@@ -207,9 +314,7 @@ class RocketChatRelease(pulumi.ComponentResource):
         self.release = helm.Release(
             release,
             name=release,
-            chart=CHART_NAME,
-            version=chart.version,
-            repository_opts=helm.RepositoryOptsArgs(repo=chart.repo),
+            **chart_source(chart),
             namespace=args.namespace,
             values=values,
             atomic=chart.atomic,
@@ -238,8 +343,8 @@ class RocketChatRelease(pulumi.ComponentResource):
                 pulumi.ResourceOptions(parent=self, depends_on=[self.release]),
             )
 
-        self.monolith_service = f"{release}-{MONOLITH.name}"
-        self.ddp_streamer_service = f"{release}-{DDP_STREAMER.name}" if settings.microservices else None
+        self.monolith_service = chart_service_name(release, MONOLITH)
+        self.ddp_streamer_service = chart_service_name(release, DDP_STREAMER) if settings.microservices else None
         instance = {"app.kubernetes.io/instance": release}
 
         def names_in(workloads: list[Workload]) -> meta.LabelSelectorArgs:
@@ -264,32 +369,30 @@ class RocketChatRelease(pulumi.ComponentResource):
         """Generated passwords for the chart's MongoDB, in Secrets: one the Bitnami chart reads, one with the URL."""
         child = pulumi.ResourceOptions(parent=self)
         passwords = {
-            key: random.RandomPassword(f"{release}-mongodb-{key}", length=32, special=False, opts=child).result
-            for key in (
-                "mongodb-passwords",
-                "mongodb-root-password",
-                "mongodb-metrics-password",
-                "mongodb-replica-set-key",
-            )
+            key: random.RandomPassword(f"{release}-{key}", length=32, special=False, opts=child).result
+            for key in BUNDLED_MONGODB_AUTH_KEYS
         }
         obj_labels = k8s.object_labels(k8s.labels("mongodb", "database", release))
         auth_name = f"{release}-mongodb-auth"
         auth = core.Secret(
             auth_name,
             metadata=k8s.metadata(auth_name, namespace, obj_labels),
+            type="Opaque",
             string_data={k: pulumi.Output.secret(v) for k, v in passwords.items()},
             opts=child,
         )
-        url_name = f"{release}-mongodb"
+        # Not `<release>-mongodb`: that is the Bitnami chart's own name for its StatefulSet and friends.
+        url_name = f"{release}-mongodb-url"
         url = pulumi.Output.all(namespace, passwords["mongodb-passwords"]).apply(
             lambda v: (
-                f"mongodb://rocketchat:{v[1]}@{release}-mongodb-headless.{v[0]}.svc.cluster.local:"
-                f"{BUNDLED_MONGODB_PORT}/rocketchat?replicaSet=rs0"
+                f"mongodb://{BUNDLED_MONGODB_USER}:{v[1]}@{release}-mongodb-headless.{v[0]}.svc.cluster.local:"
+                f"{BUNDLED_MONGODB_PORT}/{BUNDLED_MONGODB_DATABASE}?replicaSet={BUNDLED_MONGODB_REPLICA_SET}"
             )
         )
         url_secret = core.Secret(
             url_name,
             metadata=k8s.metadata(url_name, namespace, obj_labels),
+            type="Opaque",
             string_data={MONGO_SECRET_KEY: pulumi.Output.secret(url)},
             opts=child,
         )

@@ -28,7 +28,7 @@ from pydantic import (
 )
 
 from components.catalog import MICROSERVICES, MONOLITH, Workload
-from components.versions import StreamHubRule, Version, is_exact_semver, stream_hub_rule
+from components.versions import STREAM_HUB_OPTIONAL_FROM, StreamHubRule, Version, is_exact_semver, stream_hub_rule
 
 CONFIG_NAMESPACE = "rocketchat"
 SECRET_KEYS = ("mongoUrl", "license")
@@ -37,6 +37,8 @@ _STRING_KEYS = frozenset({"mode", "host", "namespace", "version", *SECRET_KEYS})
 USERS_PER_DDP_STREAMER = 500
 DEFAULT_CHART_REPO = "https://rocketchat.github.io/helm-charts"
 DEFAULT_CHART_VERSION = "7.0.2"
+# The official chart (checked at 7.0.2) fails to render without stream-hub up to and including this version.
+CHART_STREAM_HUB_REQUIRED_UP_TO = Version(7, 7, 0)
 
 # ---------------------------------------------------------------------------------------------------------
 # Field types with the message a user sees when a value is wrong
@@ -484,7 +486,31 @@ def _cross_key_problems(
 
     if config.version and "version" not in failed_keys and "services" not in failed_keys:
         problems += _stream_hub_problems(config, Version.parse(config.version))
+        if config.mode == "helm":
+            problems += _chart_stream_hub_problems(config, Version.parse(config.version))
     return problems
+
+
+def _chart_stream_hub_problems(config: StackConfig, version: Version) -> list[str]:
+    """The official chart draws its stream-hub line at `<=7.7.0`, not `<7.7`, and applies it to a monolith too."""
+    if version > CHART_STREAM_HUB_REQUIRED_UP_TO:
+        return []
+    if not config.microservices:
+        return [
+            (
+                f"{_key(['microservices'])}: the official chart refuses to render a monolith-only release of "
+                f"Rocket.Chat {version} (its stream-hub check fails up to 7.7.0); use microservices: true, "
+                "mode 'raw', or 7.7.1 or later"
+            )
+        ]
+    if version >= STREAM_HUB_OPTIONAL_FROM and not config.services.stream_hub.enabled:
+        return [
+            (
+                f"{_key(['services', 'streamHub', 'enabled'])}: the official chart requires stream-hub for "
+                f"Rocket.Chat {version} (its check fails up to 7.7.0); set it to true or run 7.7.1 or later"
+            )
+        ]
+    return []
 
 
 def _mongo_source_problems(config: StackConfig) -> list[str]:

@@ -151,7 +151,14 @@ class RocketChatStack(pulumi.ComponentResource):
                     namespace=ns,
                     # Plain names, not outputs: the values stay readable in previews; depends_on orders creation.
                     mongo_secret_name=f"{instance}-mongodb" if mongo_secret else None,
-                    transporter_secret=SecretKey(f"{instance}-bus", TRANSPORTER_KEY) if bus_secret else None,
+                    transporter_secret=(
+                        # A monolith reads `monolith+nats://`; plain `nats://` would switch it into microservices mode.
+                        SecretKey(
+                            f"{instance}-bus", TRANSPORTER_KEY if settings.microservices else MONOLITH_TRANSPORTER_KEY
+                        )
+                        if bus_secret
+                        else None
+                    ),
                     license_secret=SecretKey(f"{instance}-license", LICENSE_KEY) if license_secret else None,
                 ),
                 opts=pulumi.ResourceOptions(
