@@ -141,6 +141,10 @@ BROKER_ENV: dict[str, str] = {
 }
 
 NATS_IMAGE = "docker.io/library/nats:2.12.1-alpine"
-NATS_UID = 1000
+# The nats image declares no user (it would run as root) and needs none: any UID that can read the mounted config.
+# At or above 10000 so that it cannot coincide with an account on the node (checkov CKV_K8S_40).
+NATS_UID = 10001
 MONGODB_IMAGE = "docker.io/library/mongo:7.0.25"
-MONGODB_UID = 999
+# The image's own `mongodb` user is 999, but mongod runs as any UID that can write /data/db; the pod's fsGroup makes
+# the volume group-writable. A high UID for the same reason as NATS_UID.
+MONGODB_UID = 10002

@@ -14,6 +14,10 @@ from pulumi_kubernetes.policy import v1 as policy
 
 PART_OF = "rocketchat"
 
+IMAGE_PULL_POLICY = "Always"
+"""Images are pinned by tag, and a tag can be moved: `Always` makes the kubelet resolve it against the registry (and
+check the pull credentials) on every start. Layers stay cached, so the cost is one manifest request."""
+
 
 def labels(name: str, component: str, instance: str) -> dict[str, str]:
     """Selector labels: stable for the life of a workload (a Deployment's selector is immutable)."""

@@ -127,6 +127,7 @@ class MicroserviceSet(pulumi.ComponentResource):
         container = core.ContainerArgs(
             name=workload.name,
             image=f"{workload.image}:{args.version}",
+            image_pull_policy=k8s.IMAGE_PULL_POLICY,
             env=container_env(args, workload),
             ports=[core.ContainerPortArgs(name=n, container_port=p) for n, p in workload.container_ports.items()],
             # ddp-streamer answers only once it reaches the monolith over the bus, and the monolith migrates the

@@ -92,6 +92,7 @@ class MongoReplicaSet(pulumi.ComponentResource):
         container = core.ContainerArgs(
             name="mongodb",
             image=MONGODB_IMAGE,
+            image_pull_policy=k8s.IMAGE_PULL_POLICY,
             args=["--replSet", REPLICA_SET, "--bind_ip_all", "--dbpath", "/data/db"],
             env=[core.EnvVarArgs(name="HOME", value="/tmp")],
             ports=[core.ContainerPortArgs(name="mongodb", container_port=MONGODB_PORT)],

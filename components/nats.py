@@ -162,6 +162,7 @@ class NatsCluster(pulumi.ComponentResource):
         container = core.ContainerArgs(
             name="nats",
             image=args.image,
+            image_pull_policy=k8s.IMAGE_PULL_POLICY,
             args=["--config", f"{CONFIG_DIR}/nats.conf"],
             env=[
                 core.EnvVarArgs(
