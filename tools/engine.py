@@ -121,6 +121,9 @@ def stack_config(
         else:
             config[key] = value if isinstance(value, str) else json.dumps(value)
     for key, value in (overrides or {}).items():
+        # As `pulumi config set` does: a plain value replaces a secure one as plain text, `--secret` makes it secret.
+        if key in secret_keys:
+            secret_keys.remove(key)
         if isinstance(value, Secret):
             secret_keys.append(key)
             value = value.value
