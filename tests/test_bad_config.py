@@ -171,6 +171,13 @@ CASES = [
         says="must be stored encrypted",
     ),
     Case(
+        "licence-in-plain-text",
+        "rocketchat:license",
+        {"rocketchat:license": f"licence-{MONGO_PASSWORD}"},
+        stack="prod",
+        says="must be stored encrypted",
+    ),
+    Case(
         "misspelt-secret-key",
         "rocketchat:mongoURL",
         {"rocketchat:mongoURL": Secret(f"mongodb://rc:{MONGO_PASSWORD}@db.example.net/rocketchat?replicaSet=rs0")},
