@@ -8,6 +8,7 @@ is registered, so a bad stack creates nothing.
 
 from __future__ import annotations
 
+import copy
 import difflib
 import json
 import math
@@ -370,18 +371,19 @@ def _decode(key: str, value: Any) -> Any:
 def load_settings(stack: str, raw: Mapping[str, Any], secret_keys: Iterable[str] = ()) -> Settings:
     """Validate the stack's `rocketchat:` keys and derive the settings, or raise ConfigError naming every problem."""
     problems: list[str] = []
-    failed_keys: set[str] = set()
+    failed: set[tuple[Any, ...]] = set()
     try:
         config = StackConfig.model_validate(dict(raw))
     except ValidationError as error:
         for detail in error.errors():
             problems.append(_describe(detail))
-            failed_keys.add(str(detail["loc"][0]))
-        # Re-validate without the broken keys so the rules across keys can still report their problems now.
-        config = StackConfig.model_validate({k: v for k, v in raw.items() if k not in failed_keys})
+            failed.add(tuple(detail["loc"]))
+        # Validate again without the broken values (their defaults stand in) so that the rules across keys can
+        # report their problems in the same run.
+        config = _validate_without(raw, failed)
 
     warnings: list[str] = []
-    problems += _cross_key_problems(config, failed_keys, set(secret_keys), raw)
+    problems += _cross_key_problems(config, failed, set(secret_keys), raw)
     if problems:
         raise ConfigError(stack_file(stack), problems)
 
@@ -390,6 +392,29 @@ def load_settings(stack: str, raw: Mapping[str, Any], secret_keys: Iterable[str]
     if config.mode == "raw" and "chart" in raw:
         warnings.append("rocketchat:chart is ignored in raw mode")
     return Settings(stack=stack, config=config, version=version, workloads=workloads, warnings=tuple(warnings))
+
+
+def _validate_without(raw: Mapping[str, Any], failed: set[tuple[Any, ...]]) -> StackConfig:
+    pruned = copy.deepcopy(dict(raw))
+    for loc in sorted(failed, key=lambda path: (len(path), [str(part) for part in path]), reverse=True):
+        node: Any = pruned
+        for part in loc[:-1]:
+            node = node[part] if isinstance(node, (dict, list)) and _has(node, part) else None
+        if isinstance(node, (dict, list)) and _has(node, loc[-1]):
+            del node[loc[-1]]
+    try:
+        return StackConfig.model_validate(pruned)
+    except ValidationError:  # a broken list item shifted its neighbours: drop the whole top-level keys instead
+        return StackConfig.model_validate({k: v for k, v in raw.items() if k not in {loc[0] for loc in failed}})
+
+
+def _has(node: dict | list, part: Any) -> bool:
+    return part in node if isinstance(node, dict) else isinstance(part, int) and 0 <= part < len(node)
+
+
+def _broken(failed: set[tuple[Any, ...]], *path: str) -> bool:
+    """Whether the value at `path` (or anything around or inside it) failed validation."""
+    return any(loc[: len(path)] == path or path[: len(loc)] == loc for loc in failed)
 
 
 def _key(path: Iterable[Any]) -> str:
@@ -461,30 +486,35 @@ def _suggest(loc: tuple[Any, ...], allowed: list[str]) -> str:
 
 
 def _cross_key_problems(
-    config: StackConfig, failed_keys: set[str], secret_keys: set[str], raw: Mapping[str, Any]
+    config: StackConfig, failed: set[tuple[Any, ...]], secret_keys: set[str], raw: Mapping[str, Any]
 ) -> list[str]:
     problems = [
         f"{_key([name])}: required; {how}"
         for name, how in _REQUIRED.items()
-        if name not in failed_keys and getattr(config, name) is None
+        if not _broken(failed, name) and getattr(config, name) is None
     ]
 
     for name in SECRET_KEYS:
-        if name in raw and name not in failed_keys and name not in secret_keys:
+        if name in raw and not _broken(failed, name) and name not in secret_keys:
             problems.append(
                 f"{_key([name])}: must be stored encrypted; run "
                 f"`pulumi config set --secret {CONFIG_NAMESPACE}:{name} ...` (its value is not shown here)"
             )
 
-    if "mongoUrl" not in failed_keys and "mongodb" not in failed_keys:
+    if not _broken(failed, "mongoUrl") and not _broken(failed, "mongodb", "inCluster"):
         problems += _mongo_source_problems(config)
 
-    if "nats" not in failed_keys and config.nats.bundled and config.mode == "raw":
+    if not _broken(failed, "nats", "bundled") and config.nats.bundled and config.mode == "raw":
         problems.append(
             f"{_key(['nats', 'bundled'])}: only helm mode has the chart's bundled NATS; remove it or use mode 'helm'"
         )
 
-    if config.version and "version" not in failed_keys and "services" not in failed_keys:
+    stream_hub_keys = ("version", "microservices", "mode")
+    if (
+        config.version
+        and not any(_broken(failed, key) for key in stream_hub_keys)
+        and not _broken(failed, "services", "streamHub", "enabled")
+    ):
         problems += _stream_hub_problems(config, Version.parse(config.version))
         if config.mode == "helm":
             problems += _chart_stream_hub_problems(config, Version.parse(config.version))

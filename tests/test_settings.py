@@ -199,3 +199,8 @@ def test_defaults_of_a_minimal_stack() -> None:
         "nats": 1,
         "mongodb": 1,
     }
+
+
+def test_a_broken_sibling_does_not_hide_the_stream_hub_rule() -> None:
+    messages = problems(services={"ddpStreamer": {"replicas": 0}, "streamHub": {"enabled": True}})
+    assert [m.split(":")[1] for m in messages] == ["services.ddpStreamer.replicas", "services.streamHub.enabled"]
