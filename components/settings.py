@@ -391,6 +391,11 @@ def load_settings(stack: str, raw: Mapping[str, Any], secret_keys: Iterable[str]
     workloads = _plan_workloads(config, version, warnings)
     if config.mode == "raw" and "chart" in raw:
         warnings.append("rocketchat:chart is ignored in raw mode")
+    if config.mode == "helm" and any(p.workload.key == "streamHub" for p in workloads):
+        warnings.append(
+            f"Rocket.Chat {version} runs stream-hub, and the official chart rolls it out with maxSurge 1: two "
+            "stream-hubs run side by side during every upgrade (the policy pack rejects this); mode 'raw' uses Recreate"
+        )
     return Settings(stack=stack, config=config, version=version, workloads=workloads, warnings=tuple(warnings))
 
 

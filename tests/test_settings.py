@@ -204,3 +204,9 @@ def test_defaults_of_a_minimal_stack() -> None:
 def test_a_broken_sibling_does_not_hide_the_stream_hub_rule() -> None:
     messages = problems(services={"ddpStreamer": {"replicas": 0}, "streamHub": {"enabled": True}})
     assert [m.split(":")[1] for m in messages] == ["services.ddpStreamer.replicas", "services.streamHub.enabled"]
+
+
+def test_helm_mode_warns_that_the_chart_rolls_stream_hub_with_a_surge() -> None:
+    helm = load_settings("prod", BASE | {"mode": "helm", "version": "7.6.3"}, ())
+    assert any("maxSurge 1: two stream-hubs run side by side" in w for w in helm.warnings)
+    assert not any("stream-hub" in w for w in settings(version="7.6.3").warnings)
