@@ -104,6 +104,31 @@ class Placement:
         return [core.TolerationArgs(**t) for t in self.tolerations] or None
 
 
+def hardened_pod_spec(
+    *,
+    uid: int,
+    container: core.ContainerArgs,
+    volumes: list[core.VolumeArgs],
+    selector: dict[str, str],
+    replicas: int,
+    placement: Placement,
+    termination_grace_period_seconds: int | None = None,
+) -> core.PodSpecArgs:
+    """The pod every component runs: restricted security, no API token, no service-link env, spread, placed."""
+    return core.PodSpecArgs(
+        automount_service_account_token=False,
+        # Service links would inject <SERVICE>_PORT variables, which Rocket.Chat's own env handling does not expect.
+        enable_service_links=False,
+        security_context=pod_security(uid),
+        containers=[container],
+        volumes=volumes,
+        termination_grace_period_seconds=termination_grace_period_seconds,
+        topology_spread_constraints=topology_spread(selector, replicas),
+        tolerations=placement.tolerations_args(),
+        node_selector=placement.node_selector or None,
+    )
+
+
 def topology_spread(selector: dict[str, str], replicas: int) -> list[core.TopologySpreadConstraintArgs] | None:
     """Spread replicas over nodes and, where nodes carry zone labels, over zones; best effort, never blocking."""
     if replicas < 2:

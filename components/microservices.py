@@ -148,15 +148,13 @@ class MicroserviceSet(pulumi.ComponentResource):
                 strategy=_strategy(workload),
                 template=core.PodTemplateSpecArgs(
                     metadata=meta.ObjectMetaArgs(labels=obj_labels),
-                    spec=core.PodSpecArgs(
-                        automount_service_account_token=False,
-                        enable_service_links=False,
-                        security_context=k8s.pod_security(ROCKETCHAT_UID),
-                        containers=[container],
+                    spec=k8s.hardened_pod_spec(
+                        uid=ROCKETCHAT_UID,
+                        container=container,
                         volumes=volumes,
-                        topology_spread_constraints=k8s.topology_spread(selector, plan.replicas),
-                        tolerations=args.placement.tolerations_args(),
-                        node_selector=args.placement.node_selector or None,
+                        selector=selector,
+                        replicas=plan.replicas,
+                        placement=args.placement,
                     ),
                 ),
             ),

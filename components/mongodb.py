@@ -116,17 +116,15 @@ class MongoReplicaSet(pulumi.ComponentResource):
                 selector=meta.LabelSelectorArgs(match_labels=self.selector),
                 template=core.PodTemplateSpecArgs(
                     metadata=meta.ObjectMetaArgs(labels=obj_labels),
-                    spec=core.PodSpecArgs(
-                        automount_service_account_token=False,
-                        enable_service_links=False,
-                        security_context=k8s.pod_security(MONGODB_UID),
-                        containers=[container],
+                    spec=k8s.hardened_pod_spec(
+                        uid=MONGODB_UID,
+                        container=container,
                         volumes=[
                             core.VolumeArgs(name="tmp", empty_dir=core.EmptyDirVolumeSourceArgs(size_limit="256Mi"))
                         ],
-                        topology_spread_constraints=k8s.topology_spread(self.selector, args.replicas),
-                        tolerations=args.placement.tolerations_args(),
-                        node_selector=args.placement.node_selector or None,
+                        selector=self.selector,
+                        replicas=args.replicas,
+                        placement=args.placement,
                     ),
                 ),
                 volume_claim_templates=[

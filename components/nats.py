@@ -201,13 +201,9 @@ class NatsCluster(pulumi.ComponentResource):
                     metadata=meta.ObjectMetaArgs(
                         labels=obj_labels, annotations={"rocketchat.chat/config-hash": config_hash}
                     ),
-                    spec=core.PodSpecArgs(
-                        automount_service_account_token=False,
-                        enable_service_links=False,
-                        # Longer than the lame-duck duration so clients drain before the kill.
-                        termination_grace_period_seconds=60,
-                        security_context=k8s.pod_security(NATS_UID),
-                        containers=[container],
+                    spec=k8s.hardened_pod_spec(
+                        uid=NATS_UID,
+                        container=container,
                         volumes=[
                             core.VolumeArgs(
                                 name="config",
@@ -215,9 +211,11 @@ class NatsCluster(pulumi.ComponentResource):
                             ),
                             core.VolumeArgs(name="run", empty_dir=core.EmptyDirVolumeSourceArgs(size_limit="16Mi")),
                         ],
-                        topology_spread_constraints=k8s.topology_spread(self.selector, args.replicas),
-                        tolerations=args.placement.tolerations_args(),
-                        node_selector=args.placement.node_selector or None,
+                        selector=self.selector,
+                        replicas=args.replicas,
+                        placement=args.placement,
+                        # Longer than the lame-duck duration so clients drain before the kill.
+                        termination_grace_period_seconds=60,
                     ),
                 ),
             ),

@@ -59,8 +59,12 @@ def _containers(spec: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
             yield f"{field[:-1]} {container.get('name')}", container
 
 
-def violations(doc: dict[str, Any]) -> list[str]:
-    """Every way the object's pods break the restricted profile (or the two extras); [] when they meet it."""
+def violations(doc: dict[str, Any], *, standard_only: bool = False) -> list[str]:
+    """Every way the object's pods break the restricted profile (or this project's extras); [] when they meet it.
+
+    The extras (no service-account token, a read-only root filesystem, an explicit user) are what this project asks
+    of its own pods beyond the standard; `standard_only` leaves them out, to judge pods someone else templates.
+    """
     template = pod_template(doc)
     if template is None:
         return []
@@ -78,7 +82,7 @@ def violations(doc: dict[str, Any]) -> list[str]:
     for sysctl in pod_sc.get("sysctls") or []:
         if sysctl.get("name") not in SAFE_SYSCTLS:
             problems.append(f"pod: sysctl {sysctl.get('name')} is not a safe one")
-    if spec.get("automountServiceAccountToken") is not False:
+    if not standard_only and spec.get("automountServiceAccountToken") is not False:
         problems.append("pod: automountServiceAccountToken is not false (a token is mounted)")
     problems += _seccomp_problems("pod", pod_sc, allow_absent=True)
     problems += _selinux_problems("pod", pod_sc)
@@ -111,14 +115,14 @@ def violations(doc: dict[str, Any]) -> list[str]:
         if non_root is not True:
             problems.append(f"{where}: runAsNonRoot is not true")
         uid = sc.get("runAsUser", pod_sc.get("runAsUser"))
-        if uid is None:
+        if uid is None and not standard_only:
             problems.append(f"{where}: no runAsUser (the image's user, possibly root, would be used)")
         elif uid == 0:
             problems.append(f"{where}: runAsUser is 0 (root)")
         profile = sc.get("seccompProfile") or pod_sc.get("seccompProfile")
         problems += _seccomp_problems(where, {"seccompProfile": profile} if profile else {}, allow_absent=False)
         problems += _selinux_problems(where, sc)
-        if sc.get("readOnlyRootFilesystem") is not True:
+        if not standard_only and sc.get("readOnlyRootFilesystem") is not True:
             problems.append(f"{where}: readOnlyRootFilesystem is not true")
     return problems
 
