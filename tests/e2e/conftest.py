@@ -1,0 +1,209 @@
+"""End-to-end suite: the real Pulumi CLI, language host and providers against a real Kubernetes API server.
+
+Run it on its own (docs/e2e.md):
+
+    scripts/e2e-toolchain            # once: builds the toolchain into ~/.cache/rocketchat-e2e
+    venv/bin/python -m pytest tests/e2e -m e2e
+
+Without a cluster given, the suite starts the local loopback control plane (scripts/e2e-cluster) and stops it at
+the end. `E2E_KUBECONFIG=/path` points it at any other cluster instead (e.g. kind), with `E2E_OVERRIDES` naming the
+stack settings that cluster needs. Everything skips, saying why, when the toolchain is absent.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+HERE = Path(__file__).resolve().parent
+CACHE = Path(os.environ.get("E2E_CACHE", Path.home() / ".cache" / "rocketchat-e2e"))
+STATE = Path(os.environ.get("E2E_STATE", "/tmp/rocketchat-e2e"))
+# The binaries the suite needs beside the CLI (plugins are found on PATH, never downloaded).
+NEEDED = ("pulumi", "pulumi-language-python", "pulumi-language-python-exec", "pulumi-resource-kubernetes", "kubectl")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "e2e: end-to-end against a real API server with the real Pulumi CLI (tests/e2e, run on their own)"
+    )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        if HERE in Path(str(item.fspath)).resolve().parents:
+            item.add_marker(pytest.mark.e2e)
+
+
+def toolchain_bin() -> Path | None:
+    """The toolchain's bin folder: E2E_TOOLCHAIN_BIN, else the last one scripts/e2e-toolchain completed."""
+    explicit = os.environ.get("E2E_TOOLCHAIN_BIN")
+    return Path(explicit) if explicit else CACHE / "current" / "bin"
+
+
+def missing_tools(bin_dir: Path | None) -> list[str]:
+    if bin_dir is None or not bin_dir.is_dir():
+        return list(NEEDED)
+    needed = list(NEEDED)
+    if _program_uses_random():
+        needed.append("pulumi-resource-random")
+    return [name for name in needed if not os.access(bin_dir / name, os.X_OK)]
+
+
+def _program_uses_random() -> bool:
+    return any("pulumi_random" in p.read_text() for p in (REPO / "components").glob("*.py"))
+
+
+# --- timings -----------------------------------------------------------------------------------------------------
+TIMINGS: dict[str, float] = {}
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:  # type: ignore[no-untyped-def]
+    if not TIMINGS:
+        return
+    terminalreporter.section("e2e timings")
+    for step, seconds in TIMINGS.items():
+        terminalreporter.write_line(f"{step:<44} {seconds:8.1f} s")
+    out = STATE / "e2e-timings.json"
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(TIMINGS, indent=2) + "\n")
+        terminalreporter.write_line(f"(written to {out})")
+    except OSError:
+        pass
+
+
+# --- the cluster -------------------------------------------------------------------------------------------------
+@dataclass
+class Cluster:
+    kubeconfig: Path
+    kubectl: Path
+    local: bool
+    """True for the loopback control plane with kwok nodes (scripts/e2e-cluster)."""
+    env: dict[str, str] = field(default_factory=dict)
+
+    def run(self, *args: str, check: bool = True, input: str | None = None) -> subprocess.CompletedProcess[str]:
+        cmd = [str(self.kubectl), "--kubeconfig", str(self.kubeconfig), *args]
+        proc = subprocess.run(cmd, capture_output=True, text=True, input=input, env=self.env, timeout=120)
+        if check and proc.returncode != 0:
+            raise AssertionError(f"{' '.join(cmd)} failed ({proc.returncode}):\n{proc.stderr}{proc.stdout}")
+        return proc
+
+    def json(self, *args: str) -> dict:
+        return json.loads(self.run(*args, "-o", "json").stdout)
+
+    def items(self, kind: str, namespace: str | None = None) -> list[dict]:
+        where = ["-n", namespace] if namespace else ["--all-namespaces"]
+        return self.json("get", kind, *where)["items"]
+
+
+@pytest.fixture(scope="session")
+def tools() -> Path:
+    bin_dir = toolchain_bin()
+    missing = missing_tools(bin_dir)
+    if missing:
+        pytest.skip(
+            f"e2e toolchain absent ({', '.join(missing)} not in {bin_dir}): build it with scripts/e2e-toolchain "
+            "(see docs/e2e.md)"
+        )
+    assert bin_dir is not None
+    return bin_dir
+
+
+@pytest.fixture(scope="session")
+def cluster(tools: Path) -> Iterator[Cluster]:
+    env = {k: v for k, v in os.environ.items() if k != "KUBECONFIG"}
+    kubectl = tools / "kubectl"
+    given = os.environ.get("E2E_KUBECONFIG")
+    if given:
+        yield Cluster(Path(given), kubectl, local=False, env=env)
+        return
+    script = REPO / "scripts" / "e2e-cluster"
+    started = False
+    status = subprocess.run([str(script), "status"], capture_output=True, text=True, env=env)
+    if status.returncode != 0:
+        t0 = time.monotonic()
+        proc = subprocess.run([str(script), "start"], capture_output=True, text=True, env=env, timeout=300)
+        if proc.returncode != 0:
+            subprocess.run([str(script), "stop"], capture_output=True, text=True, env=env)
+            pytest.fail(f"scripts/e2e-cluster start failed:\n{proc.stderr}{proc.stdout}")
+        TIMINGS["cluster start"] = time.monotonic() - t0
+        started = True
+    try:
+        yield Cluster(STATE / "kubeconfig", kubectl, local=True, env=env)
+    finally:
+        if started and os.environ.get("E2E_KEEP_CLUSTER") != "1":
+            subprocess.run([str(script), "stop"], capture_output=True, text=True, env=env)
+
+
+# --- the project, the backend and the CLI ------------------------------------------------------------------------
+@dataclass
+class Pulumi:
+    bin_dir: Path
+    workdir: Path
+    stack: str
+    env: dict[str, str]
+
+    def run(self, *args: str, check: bool = True, timeout: int = 1500) -> subprocess.CompletedProcess[str]:
+        cmd = [str(self.bin_dir / "pulumi"), *args, "--non-interactive"]
+        proc = subprocess.run(cmd, cwd=self.workdir, env=self.env, capture_output=True, text=True, timeout=timeout)
+        if check and proc.returncode != 0:
+            raise AssertionError(
+                f"pulumi {' '.join(args)} failed ({proc.returncode}):\n--- stdout\n{proc.stdout[-8000:]}\n"
+                f"--- stderr\n{proc.stderr[-8000:]}"
+            )
+        return proc
+
+    def timed(self, step: str, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        t0 = time.monotonic()
+        try:
+            return self.run(*args, check=check)
+        finally:
+            TIMINGS[step] = time.monotonic() - t0
+
+    def outputs(self) -> dict:
+        return json.loads(self.run("stack", "output", "--json", "--show-secrets", "-s", self.stack).stdout)
+
+
+_COPY_IGNORE = shutil.ignore_patterns(
+    "venv", ".git", "tests", "__pycache__", ".mypy_cache", ".ruff_cache", ".pytest_cache", "*.pyc"
+)
+
+
+@pytest.fixture(scope="session")
+def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A copy of the project (the real program and stack files) in a temp dir, sharing the repo's venv."""
+    if not (REPO / "venv" / "bin" / "python").exists():
+        pytest.skip("venv/ is missing: run scripts/setup first")
+    work = tmp_path_factory.mktemp("project") / "rocketchat"
+    shutil.copytree(REPO, work, ignore=_COPY_IGNORE)
+    (work / "venv").symlink_to(REPO / "venv")
+    return work
+
+
+@pytest.fixture(scope="session")
+def pulumi(tools: Path, cluster: Cluster, project: Path, tmp_path_factory: pytest.TempPathFactory) -> Pulumi:
+    home = tmp_path_factory.mktemp("pulumi-home")
+    backend = tmp_path_factory.mktemp("backend")
+    env = {
+        **cluster.env,
+        "PATH": f"{tools}:{os.environ.get('PATH', '/usr/bin:/bin')}",
+        "PULUMI_HOME": str(home),
+        "PULUMI_SKIP_UPDATE_CHECK": "true",
+        "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true",
+        "PULUMI_CONFIG_PASSPHRASE": "e2e-only-passphrase",
+        "PULUMI_BACKEND_URL": f"file://{backend}",
+        "PULUMI_DIY_BACKEND_NO_LEGACY_WARNING": "true",
+        "KUBECONFIG": str(cluster.kubeconfig),
+        "NO_COLOR": "1",
+    }
+    env.pop("PULUMI_ACCESS_TOKEN", None)
+    return Pulumi(tools, project, os.environ.get("E2E_STACK", "e2e"), env)
