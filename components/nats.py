@@ -6,13 +6,13 @@ import hashlib
 from dataclasses import dataclass, field
 
 import pulumi
-import pulumi_random as random
 from pulumi_kubernetes.apps import v1 as apps
 from pulumi_kubernetes.core import v1 as core
 from pulumi_kubernetes.meta import v1 as meta
 
 from components import k8s
 from components.catalog import NATS_IMAGE, NATS_UID
+from components.passwords import GeneratedPassword
 
 CLIENT_PORT = 4222
 CLUSTER_PORT = 6222
@@ -116,8 +116,8 @@ class NatsCluster(pulumi.ComponentResource):
         obj_labels = k8s.object_labels(self.selector)
 
         # Random credentials, generated once per stack and kept (encrypted) in its state.
-        client_password = random.RandomPassword(f"{name}-client-password", length=32, special=False, opts=child)
-        route_password = random.RandomPassword(f"{name}-route-password", length=32, special=False, opts=child)
+        client_password = GeneratedPassword(f"{name}-client-password", opts=child)
+        route_password = GeneratedPassword(f"{name}-route-password", opts=child)
 
         def routes(ns: str) -> list[str]:
             return [f"{name}-{i}.{headless}.{ns}.svc.cluster.local:{CLUSTER_PORT}" for i in range(args.replicas)]

@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import pulumi
-import pulumi_random as random
 from pulumi_kubernetes.core import v1 as core
 from pulumi_kubernetes.helm import v3 as helm
 from pulumi_kubernetes.meta import v1 as meta
@@ -31,6 +30,7 @@ from components.catalog import (
     Workload,
 )
 from components.microservices import SecretKey
+from components.passwords import GeneratedPassword
 from components.settings import ChartConfig, InClusterMongoConfig, NatsConfig, Settings, WorkloadPlan
 
 CHART_NAME = "rocketchat"
@@ -368,10 +368,7 @@ class RocketChatRelease(pulumi.ComponentResource):
     ) -> tuple[str, str, list[pulumi.Resource]]:
         """Generated passwords for the chart's MongoDB, in Secrets: one the Bitnami chart reads, one with the URL."""
         child = pulumi.ResourceOptions(parent=self)
-        passwords = {
-            key: random.RandomPassword(f"{release}-{key}", length=32, special=False, opts=child).result
-            for key in BUNDLED_MONGODB_AUTH_KEYS
-        }
+        passwords = {key: GeneratedPassword(f"{release}-{key}", opts=child).result for key in BUNDLED_MONGODB_AUTH_KEYS}
         obj_labels = k8s.object_labels(k8s.labels("mongodb", "database", release))
         auth_name = f"{release}-mongodb-auth"
         auth = core.Secret(

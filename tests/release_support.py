@@ -11,6 +11,7 @@ from typing import Any
 import yaml
 from pulumi.runtime import mocks
 
+from components.passwords import PASSWORD_TYPE
 from components.settings import CONFIG_NAMESPACE, Settings, _decode, load_settings
 from tools.engine import PROJECT_DIR, Recording, Resource, contains_secret, reveal, run_program, stack_config
 
@@ -115,7 +116,7 @@ class Run:
 
     def generated_passwords(self) -> list[str]:
         """The RandomPassword results (the recording mocks make them `generated-<name>`)."""
-        return [f"generated-{r.name}" for r in self.recording.of_type("random:index/randomPassword:RandomPassword")]
+        return [f"generated-{r.name}" for r in self.recording.of_type(PASSWORD_TYPE)]
 
 
 def run(stack: str = "prod", overrides: Mapping[str, Any] | None = None, remove: tuple[str, ...] = ()) -> Run:

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from urllib.parse import quote
+
 import pytest
 
 from components.catalog import BROKER_ENV, MICROSERVICES, WORKLOADS
 from components.ingress import RocketChatIngressArgs, dns_records, ingress_annotations, load_balancer_address
 from components.mongodb import connection_url, initiate_script
 from components.nats import client_url, render_nats_config
+from components.passwords import ALPHABET, _PasswordProvider, generate
 
 
 def test_single_nats_node_has_client_auth_and_no_cluster_block() -> None:
@@ -95,3 +98,17 @@ def test_catalog_has_every_workload_once_with_metrics_and_retry_on() -> None:
     # Only the monolith and ddp-streamer take traffic from outside the bus.
     assert [w.name for w in WORKLOADS if w.service] == ["rocketchat", "ddp-streamer"]
     assert [w.name for w in MICROSERVICES if w.scaling == "singleton"] == ["stream-hub"]
+
+
+def test_generated_passwords_are_long_url_safe_and_different() -> None:
+    first, second = generate(32), generate(32)
+    assert len(first) == 32 and first != second
+    assert set(first) <= set(ALPHABET) and quote(first, safe="") == first
+
+
+def test_a_generated_password_is_kept_until_its_length_changes() -> None:
+    provider = _PasswordProvider()
+    created = provider.create({"length": 24})
+    assert len(created.outs["result"]) == 24
+    assert provider.diff(created.id, created.outs, {"length": 24, "result": None}).changes is False
+    assert provider.diff(created.id, created.outs, {"length": 40, "result": None}).replaces == ["length"]

@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 import yaml
 
+from components.passwords import PASSWORD_TYPE
 from tools import plan
 from tools.engine import PLACEHOLDER_SECRETS, reveal, run_program
 
@@ -206,7 +207,7 @@ def secret_values(stack: str) -> set[str]:
     values = set(PLACEHOLDER_SECRETS.values())
     for resource in run_program(stack).of_type("Secret"):
         values |= {v for v in (reveal(resource.inputs).get("stringData") or {}).values() if isinstance(v, str)}
-    values |= {f"generated-{r.name}" for r in run_program(stack).of_type("random:index/randomPassword:RandomPassword")}
+    values |= {f"generated-{r.name}" for r in run_program(stack).of_type(PASSWORD_TYPE)}
     return {v for v in values if len(v) > 8}
 
 

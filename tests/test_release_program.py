@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from components.passwords import PASSWORD_TYPE
 from components.release import BUNDLED_MONGODB_AUTH_KEYS
 from components.settings import DEFAULT_CHART_REPO, DEFAULT_CHART_VERSION, ConfigError
 from tests.release_support import RELEASE_TYPE, prod_chart, run, variant
@@ -83,10 +84,10 @@ def test_the_release_waits_for_the_secrets_and_nats_it_needs(name: str) -> None:
 
 def test_bundled_mongodb_passwords_are_generated_into_a_secret() -> None:
     program = variant("in-cluster-mongodb")
-    passwords = program.recording.of_type("random:index/randomPassword:RandomPassword")
+    passwords = program.recording.of_type(PASSWORD_TYPE)
     mongo = [p for p in passwords if "mongodb" in p.name]
     assert sorted(p.name for p in mongo) == sorted(f"rocketchat-{k}" for k in BUNDLED_MONGODB_AUTH_KEYS)
-    assert all(p.inputs["length"] >= 32 and p.inputs["special"] is False for p in mongo)  # URL-safe
+    assert all(p.inputs["length"] >= 32 for p in mongo)  # letters and digits only: URL-safe (components.passwords)
     auth = program.recording.one("Secret", "rocketchat-mongodb-auth")
     assert all(v.startswith("generated-") for v in reveal(auth.inputs)["stringData"].values())
     # No in-cluster MongoDB of our own beside the chart's.

@@ -19,6 +19,8 @@ import pulumi
 import yaml
 from pulumi.runtime import rpc
 
+from components.passwords import PASSWORD_TYPE
+
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 PROJECT = "rocketchat"
 
@@ -92,7 +94,7 @@ class RecordingMocks(pulumi.runtime.Mocks):
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict]:
         self.recording.resources.append(Resource(args.typ, args.name, dict(args.inputs)))
         outputs = dict(args.inputs)
-        if args.typ == "random:index/randomPassword:RandomPassword":
+        if args.typ == PASSWORD_TYPE:
             outputs["result"] = f"generated-{args.name}"
         if args.typ == "kubernetes:networking.k8s.io/v1:Ingress" and self.ingress_status is not None:
             outputs["status"] = dict(self.ingress_status)
