@@ -38,6 +38,14 @@ class ResourceDefaults:
     memory_limit: str
     cpu_limit: str | None = None
 
+    @property
+    def requests(self) -> dict[str, str]:
+        return {"cpu": self.cpu_request, "memory": self.memory_request}
+
+    @property
+    def limits(self) -> dict[str, str]:
+        return {"memory": self.memory_limit} | ({"cpu": self.cpu_limit} if self.cpu_limit else {})
+
 
 @dataclass(frozen=True)
 class Workload:
@@ -141,10 +149,12 @@ BROKER_ENV: dict[str, str] = {
 }
 
 NATS_IMAGE = "docker.io/library/nats:2.12.1-alpine"
+NATS_RESOURCES = ResourceDefaults(cpu_request="50m", memory_request="64Mi", memory_limit="256Mi")
 # The nats image declares no user (it would run as root) and needs none: any UID that can read the mounted config.
 # At or above 10000 so that it cannot coincide with an account on the node (checkov CKV_K8S_40).
 NATS_UID = 10001
 MONGODB_IMAGE = "docker.io/library/mongo:7.0.25"
+MONGODB_RESOURCES = ResourceDefaults(cpu_request="250m", memory_request="512Mi", memory_limit="1Gi")
 # The image's own `mongodb` user is 999, but mongod runs as any UID that can write /data/db; the pod's fsGroup makes
 # the volume group-writable. A high UID for the same reason as NATS_UID.
 MONGODB_UID = 10002

@@ -14,7 +14,7 @@ from pulumi_kubernetes.core import v1 as core
 from pulumi_kubernetes.meta import v1 as meta
 
 from components import k8s
-from components.catalog import MONGODB_IMAGE, MONGODB_UID
+from components.catalog import MONGODB_IMAGE, MONGODB_RESOURCES, MONGODB_UID
 
 MONGODB_PORT = 27017
 REPLICA_SET = "rs0"
@@ -45,8 +45,8 @@ class MongoReplicaSetArgs:
     storage: str = "8Gi"
     storage_class_name: str | None = None
     instance: str = "rocketchat"
-    requests: dict[str, str] = field(default_factory=lambda: {"cpu": "250m", "memory": "512Mi"})
-    limits: dict[str, str] = field(default_factory=lambda: {"memory": "1Gi"})
+    requests: dict[str, str] = field(default_factory=lambda: MONGODB_RESOURCES.requests)
+    limits: dict[str, str] = field(default_factory=lambda: MONGODB_RESOURCES.limits)
     placement: k8s.Placement = field(default_factory=k8s.Placement)
 
 

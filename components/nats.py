@@ -11,7 +11,7 @@ from pulumi_kubernetes.core import v1 as core
 from pulumi_kubernetes.meta import v1 as meta
 
 from components import k8s
-from components.catalog import NATS_IMAGE, NATS_UID
+from components.catalog import NATS_IMAGE, NATS_RESOURCES, NATS_UID
 from components.passwords import GeneratedPassword
 
 CLIENT_PORT = 4222
@@ -90,8 +90,8 @@ class NatsClusterArgs:
     replicas: int = 1
     instance: str = "rocketchat"
     image: str = NATS_IMAGE
-    requests: dict[str, str] = field(default_factory=lambda: {"cpu": "50m", "memory": "64Mi"})
-    limits: dict[str, str] = field(default_factory=lambda: {"memory": "256Mi"})
+    requests: dict[str, str] = field(default_factory=lambda: NATS_RESOURCES.requests)
+    limits: dict[str, str] = field(default_factory=lambda: NATS_RESOURCES.limits)
     placement: k8s.Placement = field(default_factory=k8s.Placement)
 
 

@@ -28,7 +28,7 @@ from pydantic import (
     model_validator,
 )
 
-from components.catalog import MICROSERVICES, MONOLITH, Workload
+from components.catalog import MICROSERVICES, MONOLITH, ResourceDefaults, Workload
 from components.versions import STREAM_HUB_OPTIONAL_FROM, StreamHubRule, Version, is_exact_semver, stream_hub_rule
 
 CONFIG_NAMESPACE = "rocketchat"
@@ -606,20 +606,19 @@ def ddp_streamer_replicas_for(concurrent_users: int) -> int:
     return max(1, math.ceil(concurrent_users / USERS_PER_DDP_STREAMER))
 
 
-def _resources(workload: Workload, overrides: Resources) -> tuple[dict[str, str], dict[str, str]]:
-    defaults = workload.resources
-    requests = {"cpu": defaults.cpu_request, "memory": defaults.memory_request}
-    limits = {"memory": defaults.memory_limit} | ({"cpu": defaults.cpu_limit} if defaults.cpu_limit else {})
-    requests |= overrides.requests.model_dump(exclude_none=True)
-    limits |= overrides.limits.model_dump(exclude_none=True)
-    return requests, limits
+def resolve_resources(defaults: ResourceDefaults, overrides: Resources) -> tuple[dict[str, str], dict[str, str]]:
+    """Requests and limits: the catalog's defaults with the stack's `resources` block laid over them."""
+    return (
+        defaults.requests | overrides.requests.model_dump(exclude_none=True),
+        defaults.limits | overrides.limits.model_dump(exclude_none=True),
+    )
 
 
 _SERVICE_FIELDS = {f.alias or name: name for name, f in ServicesConfig.model_fields.items()}
 
 
 def _plan_workloads(config: StackConfig, version: Version, warnings: list[str]) -> tuple[WorkloadPlan, ...]:
-    monolith_requests, monolith_limits = _resources(MONOLITH, config.monolith.resources)
+    monolith_requests, monolith_limits = resolve_resources(MONOLITH.resources, config.monolith.resources)
     plans = [WorkloadPlan(MONOLITH, config.monolith.replicas, monolith_requests, monolith_limits)]
     if not config.microservices:
         return tuple(plans)
@@ -644,7 +643,7 @@ def _plan_workloads(config: StackConfig, version: Version, warnings: list[str]) 
                 f"rocketchat:services.{workload.key}.replicas is {replicas} but no rocketchat:license is set: "
                 "without an Enterprise licence every pod beyond the first exits after about 40 seconds"
             )
-        requests, limits = _resources(workload, service_config.resources)
+        requests, limits = resolve_resources(workload.resources, service_config.resources)
         plans.append(WorkloadPlan(workload, replicas, requests, limits))
     return tuple(plans)
 

@@ -10,13 +10,13 @@ from pulumi_kubernetes.core import v1 as core
 from pulumi_kubernetes.meta import v1 as meta
 
 from components import k8s
-from components.catalog import DDP_STREAMER, MONOLITH
+from components.catalog import DDP_STREAMER, MONGODB_RESOURCES, MONOLITH, NATS_RESOURCES
 from components.ingress import RocketChatIngress, RocketChatIngressArgs, dns_records
 from components.microservices import MicroserviceSet, MicroserviceSetArgs, SecretKey
 from components.mongodb import MongoReplicaSet, MongoReplicaSetArgs
 from components.nats import NatsCluster, NatsClusterArgs
 from components.network import StackNetworkPolicies, StackNetworkPoliciesArgs
-from components.settings import Settings
+from components.settings import Settings, resolve_resources
 
 MONGO_SECRET_KEY = "mongo-uri"  # the key name the official chart reads
 TRANSPORTER_KEY = "transporter"
@@ -76,24 +76,20 @@ class RocketChatStack(pulumi.ComponentResource):
         in_ns = pulumi.ResourceOptions(parent=self, depends_on=[namespace])
         secret_labels = k8s.object_labels(k8s.labels("rocketchat", "credentials", instance))
 
-        def secret(
-            secret_name: str, data: dict[str, pulumi.Input[str]], extra: list[pulumi.Resource] = ()
-        ) -> core.Secret:
+        def secret(secret_name: str, data: dict[str, pulumi.Input[str]]) -> core.Secret:
             return core.Secret(
                 secret_name,
                 metadata=k8s.metadata(secret_name, ns, secret_labels),
                 type="Opaque",
                 string_data={k: pulumi.Output.secret(v) for k, v in data.items()},
-                opts=pulumi.ResourceOptions(parent=self, depends_on=[namespace, *extra]),
+                opts=in_ns,
             )
 
         # NATS: ours (authenticated, clustered) unless a helm stack asks for the chart's bundled one.
         nats: NatsCluster | None = None
         bus_secret: core.Secret | None = None
         if not (helm and config.nats.bundled):
-            nats_requests, nats_limits = _amounts(
-                config.nats.resources, {"cpu": "50m", "memory": "64Mi"}, {"memory": "256Mi"}
-            )
+            nats_requests, nats_limits = resolve_resources(NATS_RESOURCES, config.nats.resources)
             nats = NatsCluster(
                 "nats",
                 NatsClusterArgs(
@@ -118,9 +114,7 @@ class RocketChatStack(pulumi.ComponentResource):
             mongo_url = pulumi.Output.secret(config.mongo_url.get_secret_value())
         elif config.mongodb.in_cluster is not None and not helm:
             in_cluster = config.mongodb.in_cluster
-            mongo_requests, mongo_limits = _amounts(
-                in_cluster.resources, {"cpu": "250m", "memory": "512Mi"}, {"memory": "1Gi"}
-            )
+            mongo_requests, mongo_limits = resolve_resources(MONGODB_RESOURCES, in_cluster.resources)
             mongo = MongoReplicaSet(
                 "mongodb",
                 MongoReplicaSetArgs(
@@ -258,11 +252,3 @@ class RocketChatStack(pulumi.ComponentResource):
                 "replicas": self.replicas,
             }
         )
-
-
-def _amounts(resources: Any, requests: dict[str, str], limits: dict[str, str]) -> tuple[dict[str, str], dict[str, str]]:
-    """Defaults overlaid with the stack's `resources` block."""
-    return (
-        requests | resources.requests.model_dump(exclude_none=True),
-        limits | resources.limits.model_dump(exclude_none=True),
-    )
