@@ -6,7 +6,10 @@ from typing import Any
 
 import pytest
 
-from tools.engine import Recording, reveal, run_program
+from tools.engine import Recording, remember_runs, reveal, run_program
+
+# Many tests look at the same stack with the same config: run the program once for each, hand out copies.
+remember_runs()
 
 
 @pytest.fixture(scope="session")
