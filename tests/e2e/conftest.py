@@ -28,7 +28,14 @@ HERE = Path(__file__).resolve().parent
 CACHE = Path(os.environ.get("E2E_CACHE", Path.home() / ".cache" / "rocketchat-e2e"))
 STATE = Path(os.environ.get("E2E_STATE", "/tmp/rocketchat-e2e"))
 # The binaries the suite needs beside the CLI (plugins are found on PATH, never downloaded).
-NEEDED = ("pulumi", "pulumi-language-python", "pulumi-language-python-exec", "pulumi-resource-kubernetes", "kubectl")
+NEEDED = (
+    "pulumi",
+    "pulumi-language-python",
+    "pulumi-language-python-exec",
+    "pulumi-resource-pulumi-python",  # serves Python dynamic providers
+    "pulumi-resource-kubernetes",
+    "kubectl",
+)
 
 
 def pytest_configure(config: pytest.Config) -> None:
