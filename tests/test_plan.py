@@ -350,9 +350,8 @@ def test_diff_of_a_replica_change_shows_exactly_the_objects_it_touches(tmp_path:
     document["config"]["rocketchat:services"]["presence"]["replicas"] = 2
     stack_file.write_text(yaml.safe_dump(document, sort_keys=False))
 
-    result = run_diff(repo, "--stack", "dev", "--base", "HEAD")
-    assert result.returncode == 0, result.stderr
-    out = result.stdout
+    # In-process (the same code path as `diff`, minus argument parsing; the CLI itself is run below).
+    out = plan.format_text(plan.diff_stack("dev", "HEAD", project_dir=repo))
     assert out.splitlines()[0].startswith("dev against HEAD: 1 changed, 1 added, 0 removed (")
     assert changed_keys(out) == {
         "changed": {"Deployment/rocketchat-dev/rocketchat-presence"},
@@ -371,7 +370,7 @@ def test_diff_of_a_host_change_shows_the_ingress_and_release_values_and_no_secre
 
     chart = ["--chart-dir", CHART_DIR] if CHART_DIR else []
     result = run_diff(repo, "--stack", "prod", "--base", "HEAD", "--set", "rocketchat:host=chat.example.org", *chart)
-    assert result.returncode == 0, result.stderr
+    assert result.returncode == 0, result.stderr  # the command line, end to end
     expected = {"Ingress/rocketchat/rocketchat", "Release/rocketchat/rocketchat (values)"}
     if CHART_DIR:  # the chart puts the host in the monolith's ROOT_URL only (its own Ingress is off)
         expected.add("chart rocketchat: Deployment/rocketchat/rocketchat-rocketchat")
