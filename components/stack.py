@@ -40,7 +40,7 @@ class RocketChatStack(pulumi.ComponentResource):
     namespace: pulumi.Output[str]
     mode: str
     version: str
-    ingress_address: pulumi.Output[str | None]
+    ingress_address: pulumi.Output[str]
     dns_records: pulumi.Output[list[dict[str, Any]]]
     replicas: dict[str, int]
 
@@ -237,7 +237,8 @@ class RocketChatStack(pulumi.ComponentResource):
         self.namespace = ns
         self.mode = settings.mode
         self.version = str(config.version)
-        self.ingress_address = ingress.address
+        # "" until the controller publishes an address: the engine drops an output whose value is null.
+        self.ingress_address = ingress.address.apply(lambda address: address or "")
         self.dns_records = ingress.address.apply(lambda address: dns_records(settings.host, address, config.dns.ttl))
         self.replicas = settings.replicas
         self.register_outputs(

@@ -173,7 +173,7 @@ def test_outputs_follow_the_contract(dev) -> None:
         "namespace": "rocketchat-dev",
         "mode": "raw",
         "version": "8.6.1",
-        "ingressAddress": None,
+        "ingressAddress": "",
         "dnsRecords": [],
         "replicas": {
             "rocketchat": 1,
