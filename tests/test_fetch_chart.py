@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import subprocess
 import sys
+import types
 from pathlib import Path
 
 import helm_python
@@ -15,7 +18,8 @@ SCRIPT = PROJECT_DIR / "scripts" / "fetch-chart"
 UNREACHABLE = "http://127.0.0.1:9/charts"  # refused at once, with or without a network
 
 
-def fetch(*args: str, cache: Path) -> subprocess.CompletedProcess[str]:
+def fetch_command(*args: str, cache: Path) -> subprocess.CompletedProcess[str]:
+    """The script as a user runs it, in its own process."""
     return subprocess.run(
         [sys.executable, str(SCRIPT), "--cache", str(cache), *args],
         capture_output=True,
@@ -23,6 +27,26 @@ def fetch(*args: str, cache: Path) -> subprocess.CompletedProcess[str]:
         timeout=120,
         check=False,
     )
+
+
+_script = types.ModuleType("fetch_chart")
+_script.__file__ = str(SCRIPT)
+exec(compile(SCRIPT.read_text(), str(SCRIPT), "exec"), _script.__dict__)
+
+
+def fetch(*args: str, cache: Path) -> subprocess.CompletedProcess[str]:
+    """The script's main() in this process (no interpreter start-up per call), with what a process would show."""
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            code = _script.main(["--cache", str(cache), *args])
+        except SystemExit as exit_:
+            if isinstance(exit_.code, str):
+                print(exit_.code, file=sys.stderr)
+                code = 1
+            else:
+                code = exit_.code or 0
+    return subprocess.CompletedProcess([str(SCRIPT), *args], code, out.getvalue(), err.getvalue())
 
 
 def packaged_chart(tmp_path: Path, version: str) -> Path:
@@ -33,7 +57,7 @@ def packaged_chart(tmp_path: Path, version: str) -> Path:
 
 
 def test_without_the_repository_it_fails_saying_why(tmp_path: Path) -> None:
-    result = fetch("--repo", UNREACHABLE, cache=tmp_path)
+    result = fetch_command("--repo", UNREACHABLE, cache=tmp_path)
     assert result.returncode == 1
     assert f"could not download rocketchat {DEFAULT_CHART_VERSION} from {UNREACHABLE}" in result.stderr
     assert "needs network access" in result.stderr and "--from-archive" in result.stderr
