@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import functools
 import json
 import runpy
 from collections.abc import Mapping
@@ -107,6 +108,12 @@ class RecordingMocks(pulumi.runtime.Mocks):
         return {}, None
 
 
+@functools.lru_cache(maxsize=16)
+def _stack_document(path: Path, _mtime_ns: int) -> dict[str, Any]:
+    """A stack file, parsed once per version of it (the tests and tools run the same stack many times)."""
+    return yaml.load(path.read_text(), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)) or {}
+
+
 def stack_config(
     stack: str, overrides: Mapping[str, Any] | None = None, remove: tuple[str, ...] = ()
 ) -> tuple[dict[str, str], list[str]]:
@@ -114,7 +121,8 @@ def stack_config(
 
     `overrides` maps full keys (`rocketchat:host`) to values (any JSON type); `remove` drops keys.
     """
-    document = yaml.safe_load((PROJECT_DIR / f"Pulumi.{stack}.yaml").read_text()) or {}
+    path = PROJECT_DIR / f"Pulumi.{stack}.yaml"
+    document = _stack_document(path, path.stat().st_mtime_ns)
     config: dict[str, str] = {}
     secret_keys: list[str] = []
     for key, value in (document.get("config") or {}).items():
