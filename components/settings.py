@@ -314,8 +314,7 @@ class Settings:
     def replicas(self) -> dict[str, int]:
         """Pods per workload, as exported in the `replicas` output."""
         counts = {p.workload.name: p.replicas for p in self.workloads}
-        if not self.config.nats.bundled or self.mode == "raw":
-            counts["nats"] = self.config.nats.replicas
+        counts["nats"] = self.config.nats.replicas  # ours, or the chart's bundled NATS at the same size
         if self.config.mongodb.in_cluster:
             counts["mongodb"] = self.config.mongodb.in_cluster.replicas
         return counts

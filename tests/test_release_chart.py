@@ -152,7 +152,7 @@ def test_deployments_and_replicas_match_the_stack(name: str) -> None:
 
     statefulsets = {n: d["spec"]["replicas"] for n, d in result.of_kind("StatefulSet").items()}
     if name == "bundled-nats":
-        assert statefulsets == {"rocketchat-nats": 3}
+        assert statefulsets == {"rocketchat-nats": exported["nats"]} == {"rocketchat-nats": 3}
     elif name == "in-cluster-mongodb":
         assert statefulsets == {"rocketchat-mongodb": exported["mongodb"]} == {"rocketchat-mongodb": 3}
     else:
