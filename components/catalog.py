@@ -133,7 +133,6 @@ STREAM_HUB = Workload(
 
 WORKLOADS: tuple[Workload, ...] = (MONOLITH, ACCOUNT, AUTHORIZATION, PRESENCE, DDP_STREAMER, STREAM_HUB)
 MICROSERVICES: tuple[Workload, ...] = tuple(w for w in WORKLOADS if not w.is_monolith)
-BY_KEY: dict[str, Workload] = {w.key: w for w in WORKLOADS}
 
 # The broker settings every Rocket.Chat process shares. RETRY_ENABLED must be the string "true":
 # anything else (the official chart sets "yes") leaves Moleculer retries off.
