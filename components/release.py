@@ -22,6 +22,7 @@ from components import k8s
 from components.catalog import (
     DDP_STREAMER,
     MOLECULER_METRICS_PORT,
+    MONGODB_RESOURCES,
     MONOLITH,
     MONOLITH_PROMETHEUS_PORT,
     NATS_UID,
@@ -31,7 +32,14 @@ from components.catalog import (
 )
 from components.microservices import SecretKey
 from components.passwords import GeneratedPassword
-from components.settings import ChartConfig, InClusterMongoConfig, NatsConfig, Settings, WorkloadPlan
+from components.settings import (
+    ChartConfig,
+    InClusterMongoConfig,
+    NatsConfig,
+    Settings,
+    WorkloadPlan,
+    resolve_resources,
+)
 
 CHART_NAME = "rocketchat"
 MONGO_SECRET_KEY = "mongo-uri"  # fixed by the chart: `existingMongodbSecret` must hold this key
@@ -204,7 +212,7 @@ def bundled_mongodb_values(
     persistence: dict[str, Any] = {"enabled": True, "size": in_cluster.storage}
     if in_cluster.storage_class_name:
         persistence["storageClass"] = in_cluster.storage_class_name
-    resources = in_cluster.resources
+    requests, limits = resolve_resources(MONGODB_RESOURCES, in_cluster.resources)
     return {
         "enabled": True,
         "architecture": "replicaset",
@@ -217,10 +225,7 @@ def bundled_mongodb_values(
             "databases": [BUNDLED_MONGODB_DATABASE],
         },
         "persistence": persistence,
-        "resources": {
-            "requests": {"cpu": "250m", "memory": "512Mi"} | resources.requests.model_dump(exclude_none=True),
-            "limits": {"memory": "1Gi"} | resources.limits.model_dump(exclude_none=True),
-        },
+        "resources": {"requests": requests, "limits": limits},
         # The rocketchat chart turns on a root init container that chowns the volume; the restricted namespace
         # rejects it, and the pod's fsGroup does the same job. (Bitnami's own container and pod security contexts
         # already meet the restricted profile.)

@@ -135,6 +135,13 @@ class RocketChatStack(pulumi.ComponentResource):
             secret(f"{instance}-license", {LICENSE_KEY: config.license.get_secret_value()}) if config.license else None
         )
 
+        # A monolith alone reads `monolith+nats://`: plain `nats://` would switch it into microservices mode.
+        transporter_key = TRANSPORTER_KEY if settings.microservices else MONOLITH_TRANSPORTER_KEY
+        # Rocket.Chat starts only once what it reads exists (a component's depends_on reaches its resources).
+        needs = pulumi.ResourceOptions(
+            parent=self,
+            depends_on=[r for r in (namespace, nats, bus_secret, mongo_secret, license_secret) if r is not None],
+        )
         if helm:
             from components.release import RocketChatRelease, RocketChatReleaseArgs
 
@@ -145,22 +152,10 @@ class RocketChatStack(pulumi.ComponentResource):
                     namespace=ns,
                     # Plain names, not outputs: the values stay readable in previews; depends_on orders creation.
                     mongo_secret_name=f"{instance}-mongodb" if mongo_secret else None,
-                    transporter_secret=(
-                        # A monolith reads `monolith+nats://`; plain `nats://` would switch it into microservices mode.
-                        SecretKey(
-                            f"{instance}-bus", TRANSPORTER_KEY if settings.microservices else MONOLITH_TRANSPORTER_KEY
-                        )
-                        if bus_secret
-                        else None
-                    ),
+                    transporter_secret=SecretKey(f"{instance}-bus", transporter_key) if bus_secret else None,
                     license_secret=SecretKey(f"{instance}-license", LICENSE_KEY) if license_secret else None,
                 ),
-                opts=pulumi.ResourceOptions(
-                    parent=self,
-                    depends_on=[
-                        r for r in (namespace, nats, bus_secret, mongo_secret, license_secret) if r is not None
-                    ],
-                ),
+                opts=needs,
             )
             monolith_service: pulumi.Input[str] = release.monolith_service
             ddp_streamer_service: pulumi.Input[str] | None = release.ddp_streamer_service
@@ -168,7 +163,6 @@ class RocketChatStack(pulumi.ComponentResource):
             workloads: pulumi.Resource = release
         else:
             assert bus_secret is not None and mongo_secret is not None
-            transporter_key = TRANSPORTER_KEY if settings.microservices else MONOLITH_TRANSPORTER_KEY
             microservices = MicroserviceSet(
                 "rocketchat",
                 MicroserviceSetArgs(
@@ -182,12 +176,7 @@ class RocketChatStack(pulumi.ComponentResource):
                     instance=instance,
                     placement=placement,
                 ),
-                opts=pulumi.ResourceOptions(
-                    parent=self,
-                    depends_on=[
-                        r for r in (namespace, nats, bus_secret, mongo_secret, license_secret) if r is not None
-                    ],
-                ),
+                opts=needs,
             )
             pod_selector, entry_pod_selector = microservices.pod_selector, microservices.entry_pod_selector
             monolith_service = microservices.service_names[MONOLITH.key]
