@@ -133,7 +133,7 @@ def test_prod_as_raw_reads_the_licence_and_external_mongo_from_secrets(prod_raw)
     monolith = deployments(prod_raw)["rocketchat-rocketchat"]
     assert secret_ref(monolith, "ROCKETCHAT_LICENSE") == ("rocketchat-license", "license")
     assert secret_ref(monolith, "MONGO_URL") == ("rocketchat-mongodb", "mongo-uri")
-    assert not prod_raw.of_type("StatefulSet") or all(s.k8s_name != "mongodb" for s in prod_raw.of_type("StatefulSet"))
+    assert [s.k8s_name for s in prod_raw.of_type("StatefulSet")] == ["nats"]  # no in-cluster MongoDB
     assert replicas(prod_raw)["rocketchat-ddp-streamer"] == 10
     assert replicas(prod_raw)["rocketchat-rocketchat"] == 3
 
