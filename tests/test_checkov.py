@@ -20,6 +20,7 @@ WORKLOAD_FILE = re.compile(r"^(deployment|statefulset)-")
 
 
 @pytest.mark.tools
+@pytest.mark.checkov
 def test_checkov_finds_no_failed_check_in_any_stack(tmp_path: Path) -> None:
     if not checkov_binary().exists():
         pytest.skip(f"checkov is not installed at {checkov_binary()}: run `scripts/checkov-scan --install` (CI does)")

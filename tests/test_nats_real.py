@@ -34,6 +34,7 @@ NATS_SERVER = shutil.which("nats-server") or next(
 )
 pytestmark = [
     pytest.mark.tools,
+    pytest.mark.nats_server,
     pytest.mark.skipif(
         NATS_SERVER is None, reason="nats-server is not installed: `apt-get install -y nats-server` (scripts/setup)"
     ),

@@ -28,7 +28,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-import yaml
+from tools import yamlio
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 CONFIG_FILE = PROJECT_DIR / ".checkov.yaml"
@@ -109,12 +109,12 @@ def render_chart(chart_dir: Path, out: Path) -> dict[str, int]:
             doc
             for path, text in sorted(rendered.items())
             if not path.endswith("NOTES.txt")
-            for doc in yaml.safe_load_all(text)
+            for doc in yamlio.load_all(text)
             if doc
         ]
         for i, doc in enumerate(documents):
             (target / f"{i:02d}-{doc['kind'].lower()}-{doc['metadata']['name']}.yaml").write_text(
-                yaml.safe_dump(doc, sort_keys=False)
+                yamlio.dump(doc, sort_keys=False)
             )
         counts[name] = len(documents)
     return counts
@@ -140,7 +140,7 @@ def run_checkov(checkov: Path, directory: Path, config_file: Path | None) -> dic
 
 
 def skipped_check_ids(config_file: Path = CONFIG_FILE) -> list[str]:
-    return list((yaml.safe_load(config_file.read_text()) or {}).get("skip-check") or [])
+    return list((yamlio.load(config_file.read_text()) or {}).get("skip-check") or [])
 
 
 def summarise(report: dict[str, Any], groups: Iterable[str], drop: Iterable[str] = ()) -> dict[str, dict[str, Any]]:

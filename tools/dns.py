@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
+from tools import yamlio
 
 API_VERSION = "externaldns.k8s.io/v1alpha1"
 RECORD_TYPES = ("A", "AAAA", "CNAME")
@@ -208,7 +208,7 @@ def main(argv: list[str] | None = None) -> int:
         documents: dict[str, str] = {}
         if args.format in ("dnsendpoint", "both"):
             endpoint = dns_endpoint(records, name=args.name or _endpoint_name(host), namespace=namespace)
-            documents["dnsendpoint.yaml"] = yaml.safe_dump(endpoint, sort_keys=False)
+            documents["dnsendpoint.yaml"] = yamlio.dump(endpoint, sort_keys=False)
         if args.format in ("zone", "both"):
             comment = f"{host}: from the Rocket.Chat stack outputs (python -m tools.dns)"
             documents["records.zone"] = zone_fragment(records, comment=comment)

@@ -8,20 +8,24 @@ secret keys, so the program treats them exactly as it would the real ones).
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import copy
 import functools
+import gc
 import json
 import runpy
+import threading
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pulumi
-import yaml
-from pulumi.runtime import rpc
+from pulumi.runtime import mocks, rpc
 
 from components.passwords import PASSWORD_TYPE
+from tools import yamlio
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 PROJECT = "rocketchat"
@@ -38,7 +42,10 @@ class Resource:
     type: str
     name: str
     inputs: dict[str, Any]
-    parent: str | None = None
+    # How Pulumi identifies and orders it: its URN, its parent's URN and the URNs it waits for.
+    urn: str = ""
+    parent: str = ""
+    dependencies: list[str] = field(default_factory=list)
 
     @property
     def kind(self) -> str:
@@ -92,9 +99,14 @@ class RecordingMocks(pulumi.runtime.Mocks):
     def __init__(self, recording: Recording, ingress_status: Mapping[str, Any] | None = None) -> None:
         self.recording = recording
         self.ingress_status = ingress_status
+        self.current = threading.local()  # URN, parent and dependencies of the request in hand (RecordingMonitor)
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict]:
-        self.recording.resources.append(Resource(args.typ, args.name, dict(args.inputs)))
+        resource = Resource(args.typ, args.name, dict(args.inputs))
+        registration = getattr(self.current, "registration", None)
+        if registration is not None:
+            resource.urn, resource.parent, resource.dependencies = registration
+        self.recording.resources.append(resource)
         outputs = dict(args.inputs)
         if args.typ == PASSWORD_TYPE:
             outputs["result"] = f"generated-{args.name}"
@@ -108,10 +120,30 @@ class RecordingMocks(pulumi.runtime.Mocks):
         return {}, None
 
 
+class RecordingMonitor(mocks.MockMonitor):
+    """The SDK's mock monitor, also noting on each recorded resource its URN, parent and dependencies.
+
+    The SDK registers from a thread pool: what is known of the request in hand is kept per thread for
+    `RecordingMocks.new_resource`, which the base class calls on the same thread.
+    """
+
+    def __init__(self, recording_mocks: RecordingMocks) -> None:
+        super().__init__(recording_mocks)
+        self.current = recording_mocks.current
+
+    def RegisterResource(self, request: Any) -> Any:
+        urn = self.make_urn(request.parent, request.type, request.name)
+        self.current.registration = (urn, request.parent, list(request.dependencies))
+        try:
+            return super().RegisterResource(request)
+        finally:
+            self.current.registration = None
+
+
 @functools.lru_cache(maxsize=16)
 def _stack_document(path: Path, _mtime_ns: int) -> dict[str, Any]:
     """A stack file, parsed once per version of it (the tests and tools run the same stack many times)."""
-    return yaml.load(path.read_text(), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)) or {}
+    return yamlio.load(path.read_text()) or {}
 
 
 def stack_config(
@@ -176,10 +208,20 @@ def run_program(
     """
     if _runs is None or recording is not None:
         return _run(stack, overrides, remove, ingress_status, recording or Recording())
-    key = json.dumps([stack, overrides, sorted(remove), ingress_status], sort_keys=True, default=repr)
+    key = json.dumps([stack, dict(overrides or {}), sorted(remove), ingress_status], sort_keys=True, default=repr)
     if key not in _runs:
         _runs[key] = _run(stack, overrides, remove, ingress_status, Recording())
     return copy.deepcopy(_runs[key])
+
+
+# The SDK records the whole call stack of every resource it registers (for source positions). Under pytest that stack
+# is some sixty frames deep, on a thread of its own about fifteen: programs run there, one at a time, in a copy of the
+# caller's context, on one event loop kept from run to run as the main thread's would be.
+_PROGRAM_THREAD = ThreadPoolExecutor(
+    max_workers=1,
+    thread_name_prefix="pulumi-program",
+    initializer=lambda: asyncio.set_event_loop(asyncio.new_event_loop()),
+)
 
 
 def _run(
@@ -189,8 +231,22 @@ def _run(
     ingress_status: Mapping[str, Any] | None,
     recording: Recording,
 ) -> Recording:
+    context = contextvars.copy_context()
+    return _PROGRAM_THREAD.submit(context.run, _run_here, stack, overrides, remove, ingress_status, recording).result()
+
+
+def _run_here(
+    stack: str,
+    overrides: Mapping[str, Any] | None,
+    remove: tuple[str, ...],
+    ingress_status: Mapping[str, Any] | None,
+    recording: Recording,
+) -> Recording:
     config, secret_keys = stack_config(stack, overrides, remove)
-    pulumi.runtime.set_mocks(RecordingMocks(recording, ingress_status), project=PROJECT, stack=stack, preview=False)
+    recording_mocks = RecordingMocks(recording, ingress_status)
+    pulumi.runtime.set_mocks(
+        recording_mocks, project=PROJECT, stack=stack, preview=False, monitor=RecordingMonitor(recording_mocks)
+    )
     pulumi.runtime.set_all_config(config, secret_keys)
 
     original_export = pulumi.export
@@ -220,5 +276,8 @@ def _run(
             pulumi.export, pulumi.log.warn = original_export, original_warn
         return pulumi.Output.from_input(asyncio.ensure_future(collect_outputs()))
 
-    program()
+    try:
+        program()
+    finally:
+        gc.unfreeze()  # __main__.py froze the heap for its run; a long-lived process (pytest) still collects it
     return recording

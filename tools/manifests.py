@@ -14,9 +14,9 @@ import json
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pulumi.runtime import rpc
 
+from tools import yamlio
 from tools.engine import Recording, reveal, run_program
 
 REDACTED = "<redacted>"
@@ -73,11 +73,11 @@ def write(objects: list[dict[str, Any]], values: dict[str, dict[str, Any]], out:
     written = []
     for doc in objects:
         path = out / file_name(doc)
-        path.write_text(yaml.safe_dump(doc, sort_keys=False))
+        path.write_text(yamlio.dump(doc, sort_keys=False))
         written.append(path)
     for release, release_vals in values.items():
         path = out / f"{release}.values.yaml"
-        path.write_text(yaml.safe_dump(release_vals, sort_keys=False))
+        path.write_text(yamlio.dump(release_vals, sort_keys=False))
         written.append(path)
     return written
 

@@ -40,7 +40,7 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
-import yaml
+from tools import yamlio
 
 CHART_DIR_ENV = "ROCKETCHAT_CHART_DIR"
 REDACTED = "<redacted>"  # the same marker tools.manifests uses
@@ -295,7 +295,7 @@ def summary_line(stack: str, summary: Summary) -> str:
 
 def to_text(document: Any) -> str:
     """The canonical text of an object for diffing: YAML with sorted keys (the engine's key order is not stable)."""
-    return yaml.safe_dump(document, sort_keys=True, default_flow_style=False, width=1000)
+    return yamlio.dump(document, sort_keys=True, default_flow_style=False, width=1000)
 
 
 @dataclass
@@ -398,12 +398,12 @@ def render_chart(chart_dir: Path, values: Mapping[str, Any], release: str, names
     for path, text in sorted(rendered.items()):
         if path.endswith("NOTES.txt"):
             continue
-        documents += [doc for doc in yaml.safe_load_all(text) if doc]
+        documents += [doc for doc in yamlio.load_all(text) if doc]
     return documents
 
 
 def chart_identity(chart_dir: Path) -> tuple[str, str]:
-    chart = yaml.safe_load((chart_dir / "Chart.yaml").read_text())
+    chart = yamlio.load((chart_dir / "Chart.yaml").read_text())
     return str(chart.get("name")), str(chart.get("version"))
 
 
@@ -635,8 +635,6 @@ def _chart_dir(given: Path | None) -> Path | None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from tools.manifests import parse_overrides
-
     parser = argparse.ArgumentParser(prog="python -m tools.plan", description=__doc__.split("\n\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
 
@@ -662,6 +660,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "render":
             if args.out is None and args.json is None:
                 parser.error("render needs --out DIR and/or --json FILE")
+            from tools.manifests import parse_overrides  # with the engine and Pulumi, which `diff` does not load
+
             rendered = render_stack(
                 args.stack, parse_overrides(args.overrides), show_secrets=args.show_secrets, chart_dir=chart_dir
             )

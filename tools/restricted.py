@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import yaml
+from tools import yamlio
 
 # Volume types the restricted profile allows.
 ALLOWED_VOLUMES = {
@@ -154,7 +154,7 @@ def main(argv: list[str] | None = None) -> int:
     failed = 0
     pods = 0
     for path in sorted(p for d in directories for p in d.rglob("*.y*ml")):
-        for doc in yaml.safe_load_all(path.read_text()):
+        for doc in yamlio.load_all(path.read_text()):
             if not isinstance(doc, dict) or pod_template(doc) is None:
                 continue
             pods += 1
