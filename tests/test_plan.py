@@ -1,7 +1,7 @@
 """tools.plan: quantities, the cost summary and the object diff as pure functions; then `render` and `diff` for real.
 
-`diff` is exercised in a throwaway git repository holding a copy of this project: one commit as the base, then an
-edit in its working tree (or a --set override), exactly as in a pull request.
+`diff` runs end to end, from the command line, in a throwaway git repository holding a copy of this project: one
+commit as the base, then a --set override on the working tree, as in a pull request.
 """
 
 from __future__ import annotations
@@ -343,15 +343,14 @@ def changed_keys(output: str) -> dict[str, set[str]]:
     return keys
 
 
-def test_diff_of_a_replica_change_shows_exactly_the_objects_it_touches(tmp_path: Path) -> None:
-    repo = make_repo(tmp_path)
-    stack_file = repo / "Pulumi.dev.yaml"
-    document = yaml.safe_load(stack_file.read_text())
-    document["config"]["rocketchat:services"]["presence"]["replicas"] = 2
-    stack_file.write_text(yaml.safe_dump(document, sort_keys=False))
+def test_a_replica_change_diffs_as_exactly_the_objects_it_touches() -> None:
+    # What `diff` does with its two renders, in-process (git export, subprocesses and the CLI: the next tests).
+    services = yaml.safe_load((PROJECT / "Pulumi.dev.yaml").read_text())["config"]["rocketchat:services"]
+    services["presence"]["replicas"] = 2
+    before = json.loads(json.dumps(plan.render_stack("dev").to_json()))
+    after = json.loads(json.dumps(plan.render_stack("dev", {"rocketchat:services": services}).to_json()))
 
-    # In-process (the same code path as `diff`, minus argument parsing; the CLI itself is run below).
-    out = plan.format_text(plan.diff_stack("dev", "HEAD", project_dir=repo))
+    out = plan.format_text(plan.compare_renders("dev", "HEAD", before, after))
     assert out.splitlines()[0].startswith("dev against HEAD: 1 changed, 1 added, 0 removed (")
     assert changed_keys(out) == {
         "changed": {"Deployment/rocketchat-dev/rocketchat-presence"},

@@ -571,6 +571,12 @@ def diff_stack(
             head_job = pool.submit(render_in, project_dir, stack, list(overrides or []), chart_dir, "the working tree")
             before, after = base_job.result(), head_job.result()
 
+    return compare_renders(stack, base, before, after)
+
+
+def compare_renders(stack: str, base: str, before: dict[str, Any], after: dict[str, Any]) -> PlanDiff:
+    """Two `render --json` documents of `stack` (the base's and the working tree's), compared object by object."""
+
     def documents(render: dict[str, Any]) -> dict[str, Any]:
         return {o["key"]: o["document"] for o in render["objects"]}
 
