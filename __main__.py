@@ -4,7 +4,7 @@ import gc
 
 # A Pulumi program allocates fast and frees little, and what it imports lives as long as the process. Freezing that,
 # before and after the imports, spares the collector from rescanning a hundred thousand long-lived module objects each
-# time importing or registering resources sets off a collection: about a quarter of the program's own time
+# time importing or registering resources sets off a collection, and once more at exit: about 0.6 s of a 2 s run
 # (scripts/bench.py).
 gc.freeze()
 
