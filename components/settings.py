@@ -29,15 +29,21 @@ from pydantic import (
 )
 
 from components.catalog import MICROSERVICES, MONOLITH, ResourceDefaults, Workload
-from components.versions import STREAM_HUB_OPTIONAL_FROM, StreamHubRule, Version, is_exact_semver, stream_hub_rule
+from components.versions import (
+    DEFAULT_CHART_REPO,
+    DEFAULT_CHART_VERSION,
+    STREAM_HUB_OPTIONAL_FROM,
+    StreamHubRule,
+    Version,
+    is_exact_semver,
+    stream_hub_rule,
+)
 
 CONFIG_NAMESPACE = "rocketchat"
 SECRET_KEYS = ("mongoUrl", "license")
 # Plain strings in the stack file; never JSON-decoded (so `version: 8.0` stays the text "8.0" and is rejected).
 _STRING_KEYS = frozenset({"mode", "host", "namespace", "version", *SECRET_KEYS})
 USERS_PER_DDP_STREAMER = 500
-DEFAULT_CHART_REPO = "https://rocketchat.github.io/helm-charts"
-DEFAULT_CHART_VERSION = "7.0.2"
 # The official chart (checked at 7.0.2) fails to render without stream-hub up to and including this version.
 CHART_STREAM_HUB_REQUIRED_UP_TO = Version(7, 7, 0)
 

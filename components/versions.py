@@ -6,6 +6,10 @@ import re
 from dataclasses import dataclass
 from enum import Enum
 
+# The official chart this program pins by default (rocketchat:chart.version, .repo); scripts/fetch-chart fetches it.
+DEFAULT_CHART_REPO = "https://rocketchat.github.io/helm-charts"
+DEFAULT_CHART_VERSION = "7.0.2"
+
 _SEMVER = re.compile(
     r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)"
     r"(?:-((?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*)(?:\.(?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*))*))?"

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import helm_python
 
-from components.settings import DEFAULT_CHART_VERSION
+from components.versions import DEFAULT_CHART_VERSION
 from tools.engine import PROJECT_DIR
 
 SCRIPT = PROJECT_DIR / "scripts" / "fetch-chart"
