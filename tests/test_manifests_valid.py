@@ -24,11 +24,12 @@ STACKS = ["dev", "prod_raw", "prod"]  # conftest fixtures: recordings of the rea
 @pytest.fixture(scope="module", autouse=True)
 def parsed_schemas_kept() -> Iterator[None]:
     """kubernetes-validate re-reads its JSON schemas for every object (~70 ms, nearly all of it parsing the same
-    definitions file); keep each parsed file for this module. Validation itself is unchanged."""
+    definitions file) and lists its schema directories twice per object; keep each parsed file and the list for this
+    module. Validation itself is unchanged."""
+    utils = kubernetes_validate.utils
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(
-            kubernetes_validate.utils, "schema_contents", functools.cache(kubernetes_validate.utils.schema_contents)
-        )
+        patch.setattr(utils, "schema_contents", functools.cache(utils.schema_contents))
+        patch.setattr(utils, "all_versions", functools.cache(utils.all_versions))
         yield
 
 
