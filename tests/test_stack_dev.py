@@ -201,6 +201,55 @@ def test_outputs_carry_the_load_balancer_address_and_dns_records() -> None:
     ]
 
 
+def test_every_object_sits_under_the_component_that_builds_it(dev) -> None:
+    """The tree `pulumi preview` shows, and what URNs are made of: each component registers its objects with
+    parent=self, the components sit under RocketChatStack, and RocketChatStack under the stack itself."""
+    by_urn = {r.urn: r for r in dev.resources}
+    assert len(by_urn) == len(dev.resources)  # every URN unique
+    stack = dev.one("rocketchat:index:RocketChatStack", "rocketchat")
+    assert stack.parent == "urn:pulumi:dev::rocketchat::pulumi:pulumi:Stack::rocketchat-dev"
+
+    owners: dict[str, set[str]] = {}
+    for resource in dev.resources:
+        if resource is not stack:
+            owner = by_urn[resource.parent].kind if resource.parent in by_urn else f"not a component: {resource.parent}"
+            owners.setdefault(owner, set()).add(f"{resource.kind}/{resource.name}")
+    assert owners == {
+        "RocketChatStack": {
+            "Namespace/rocketchat-dev",
+            "Secret/rocketchat-mongodb",
+            "Secret/rocketchat-bus",
+            "NatsCluster/nats",
+            "MongoReplicaSet/mongodb",
+            "MicroserviceSet/rocketchat",
+            "RocketChatIngress/rocketchat",
+            "StackNetworkPolicies/network",
+        },
+        "NatsCluster": {
+            "GeneratedPassword/nats-client-password",
+            "GeneratedPassword/nats-route-password",
+            "Secret/nats-config",
+            "Service/nats",
+            "Service/nats-headless",
+            "StatefulSet/nats",
+        },
+        "MongoReplicaSet": {"Service/mongodb-headless", "StatefulSet/mongodb"},
+        "MicroserviceSet": {
+            "Deployment/rocketchat-rocketchat",
+            "Deployment/rocketchat-account",
+            "Deployment/rocketchat-authorization",
+            "Deployment/rocketchat-presence",
+            "Deployment/rocketchat-ddp-streamer",
+            "Service/rocketchat-rocketchat",  # the catalog gives a Service to what the Ingress reaches, no other
+            "Service/rocketchat-ddp-streamer",
+        },
+        "RocketChatIngress": {"Ingress/rocketchat"},
+        "StackNetworkPolicies": {
+            f"NetworkPolicy/rocketchat-{name}" for name in ("default-deny-ingress", "web", "nats", "mongodb", "metrics")
+        },
+    }
+
+
 def test_no_output_holds_a_credential(dev) -> None:
     text = repr(dev.outputs)
     transporter = secret_data(dev, "rocketchat-bus")["transporter"]
