@@ -349,18 +349,21 @@ def read_stack_config() -> tuple[dict[str, Any], set[str]]:
     from pulumi.runtime import config as runtime_config
 
     every = {**runtime_config.get_config_env(), **runtime_config.CONFIG.get()}
-    prefix = f"{CONFIG_NAMESPACE}:"
-    raw: dict[str, Any] = {}
-    secrets: set[str] = set()
     env_secrets = set(runtime_config.get_config_secret_keys_env())
-    for full_key, value in every.items():
-        if not full_key.startswith(prefix):
-            continue
-        key = full_key[len(prefix) :]
-        raw[key] = _decode(key, value)
-        if full_key in env_secrets or runtime_config.is_config_secret(full_key):
-            secrets.add(key)
-    return raw, secrets
+    secret_keys = {key for key in every if key in env_secrets or runtime_config.is_config_secret(key)}
+    return decode_stack_config(every, secret_keys)
+
+
+def decode_stack_config(config: Mapping[str, Any], secret_keys: Iterable[str]) -> tuple[dict[str, Any], set[str]]:
+    """Full keys as Pulumi hands them over (`rocketchat:host` -> its string form) to this project's keys and values,
+    decoded, and which of them are secret. Other namespaces' keys are left out."""
+    prefix = f"{CONFIG_NAMESPACE}:"
+    raw = {
+        key[len(prefix) :]: _decode(key[len(prefix) :], value)
+        for key, value in config.items()
+        if key.startswith(prefix)
+    }
+    return raw, {key[len(prefix) :] for key in secret_keys if key.startswith(prefix)}
 
 
 def _decode(key: str, value: Any) -> Any:
@@ -665,6 +668,7 @@ __all__ = [
     "StackConfig",
     "WorkloadPlan",
     "ddp_streamer_replicas_for",
+    "decode_stack_config",
     "load_settings",
     "settings_from_pulumi",
 ]

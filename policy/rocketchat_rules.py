@@ -248,26 +248,28 @@ def _env_problem(entry: Mapping[str, Any]) -> str | None:
     return None
 
 
+def _env_problems(where: str, env: Any) -> list[str]:
+    """`where: NAME <problem>` for each credential-carrying variable of an env list not read from a Secret."""
+    problems = []
+    for item in _seq(env):
+        entry = _map(item)
+        if entry.get("name") in SECRET_ENV:
+            problem = _env_problem(entry)
+            if problem:
+                problems.append(f"{where} {entry.get('name')} {problem}; read it from a Secret")
+    return problems
+
+
 def secret_env(resource_type: str, props: Mapping[str, Any]) -> list[str]:
     """The database URL and the bus address carry credentials: they reach a pod only through a secretKeyRef."""
     what = describe(resource_type, props)
     problems = []
     if resource_type in POD_BEARING:
         for label, container in containers(pod_spec(resource_type, props)):
-            for item in _seq(container.get("env")):
-                entry = _map(item)
-                if entry.get("name") in SECRET_ENV:
-                    problem = _env_problem(entry)
-                    if problem:
-                        problems.append(f"{what}: {label}: {entry.get('name')} {problem}; read it from a Secret")
+            problems += _env_problems(f"{what}: {label}:", container.get("env"))
     elif resource_type == RELEASE:
         values = _map(props.get("values"))
-        for item in _seq(values.get("extraEnv")):
-            entry = _map(item)
-            if entry.get("name") in SECRET_ENV:
-                problem = _env_problem(entry)
-                if problem:
-                    problems.append(f"{what}: values.extraEnv {entry.get('name')} {problem}; read it from a Secret")
+        problems += _env_problems(f"{what}: values.extraEnv", values.get("extraEnv"))
         if values.get("externalMongodbUrl"):
             problems.append(
                 f"{what}: values.externalMongodbUrl puts the MongoDB URL in the release values (and the Helm release "

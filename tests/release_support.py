@@ -11,11 +11,10 @@ from typing import Any
 import yaml
 
 from components.passwords import PASSWORD_TYPE
-from components.settings import CONFIG_NAMESPACE, Settings, _decode, load_settings
+from components.settings import Settings, decode_stack_config, load_settings
 from tools.engine import PROJECT_DIR, Recording, Resource, contains_secret, reveal, run_program, stack_config
 
 RELEASE_TYPE = "kubernetes:helm.sh/v3:Release"
-PREFIX = f"{CONFIG_NAMESPACE}:"
 PROD_CONFIG: dict[str, Any] = yaml.safe_load((PROJECT_DIR / "Pulumi.prod.yaml").read_text())["config"]
 
 # Stack variants the helm-mode tests run (overrides, removed keys), on top of Pulumi.prod.yaml.
@@ -36,8 +35,7 @@ def settings_for(
 ) -> Settings:
     """The settings the program derives from `Pulumi.<stack>.yaml` (+ overrides), decoded exactly as it decodes them."""
     config, secret_keys = stack_config(stack, overrides, remove)
-    raw = {k[len(PREFIX) :]: _decode(k[len(PREFIX) :], v) for k, v in config.items() if k.startswith(PREFIX)}
-    return load_settings(stack, raw, {k[len(PREFIX) :] for k in secret_keys})
+    return load_settings(stack, *decode_stack_config(config, secret_keys))
 
 
 def prod_chart(**changes: Any) -> dict[str, Any]:

@@ -559,16 +559,15 @@ def diff_stack(
     base: str,
     overrides: list[str] | None = None,
     chart_dir: Path | None = None,
-    project_dir: Path = PROJECT_DIR,
 ) -> PlanDiff:
-    """Render `stack` at `base` and in the working tree (in parallel) and compare object by object."""
-    if not (project_dir / f"Pulumi.{stack}.yaml").exists():
+    """Render `stack` at `base` and in this working tree (in parallel) and compare object by object."""
+    if not (PROJECT_DIR / f"Pulumi.{stack}.yaml").exists():
         raise PlanError(f"the working tree has no Pulumi.{stack}.yaml")
     with tempfile.TemporaryDirectory(prefix="plan-base-") as scratch:
-        base_dir = export_revision(base, stack, Path(scratch) / "project", project_dir)
+        base_dir = export_revision(base, stack, Path(scratch) / "project")
         with ThreadPoolExecutor(max_workers=2) as pool:
             base_job = pool.submit(render_in, base_dir, stack, [], chart_dir, base)
-            head_job = pool.submit(render_in, project_dir, stack, list(overrides or []), chart_dir, "the working tree")
+            head_job = pool.submit(render_in, PROJECT_DIR, stack, list(overrides or []), chart_dir, "the working tree")
             before, after = base_job.result(), head_job.result()
 
     return compare_renders(stack, base, before, after)
