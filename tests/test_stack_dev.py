@@ -38,6 +38,7 @@ def test_components_are_typed_component_resources(dev) -> None:
 
 
 def test_every_container_reads_mongo_url_and_transporter_from_secrets_the_stack_creates(dev) -> None:
+    assert sorted(deployments(dev)) == sorted(ALL_WORKLOADS)
     for name, deployment in deployments(dev).items():
         mongo_secret, mongo_key = secret_ref(deployment, "MONGO_URL")
         bus_secret, bus_key = secret_ref(deployment, "TRANSPORTER")
@@ -78,6 +79,7 @@ def test_secret_values_are_pulumi_secrets(dev) -> None:
 
 
 def test_broker_settings_port_and_health_probes_on_every_workload(dev) -> None:
+    assert sorted(deployments(dev)) == sorted(ALL_WORKLOADS)
     for name, deployment in deployments(dev).items():
         variables = env(deployment)
         assert variables["RETRY_ENABLED"]["value"] == "true", name
@@ -147,6 +149,7 @@ def test_ingress_sends_websocket_and_sockjs_to_ddp_streamer_and_the_rest_to_the_
 
 
 def test_ingress_backends_name_ports_the_services_really_have(dev) -> None:
+    assert len(ingress_routes(dev)) == 3
     for service_name, port_name in ingress_routes(dev).values():
         ports = reveal(dev.one("kubernetes:core/v1:Service", service_name).inputs)["spec"]["ports"]
         assert port_name in {p["name"] for p in ports}

@@ -64,6 +64,8 @@ def test_the_workflows_lint_clean_and_a_broken_one_does_not(tmp_path: Path) -> N
 
 
 def test_every_action_is_pinned_to_a_commit_and_permissions_are_minimal() -> None:
+    assert sorted(p.name for p in WORKFLOWS.glob("*.yml")) == ["deploy.yml", "pull-request.yml"]
+    assert all(any("uses" in step for _, step in steps(load(name))) for name in ("deploy.yml", "pull-request.yml"))
     for path in WORKFLOWS.glob("*.yml"):
         workflow = yaml.safe_load(path.read_text())
         assert workflow["permissions"] == {"contents": "read"}, path.name
