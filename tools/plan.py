@@ -209,21 +209,25 @@ def _amount(resources: Mapping[str, Any] | None, section: str, resource: str) ->
     return None if value is None else parse_quantity(value)
 
 
+def running_containers(pod_spec: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    """The containers that run for the pod's life: the app containers and the sidecars (init containers with
+    restartPolicy Always)."""
+    inits = pod_spec.get("initContainers") or []
+    return [*(pod_spec.get("containers") or []), *(c for c in inits if c.get("restartPolicy") == "Always")]
+
+
 def pod_amounts(pod_spec: Mapping[str, Any]) -> dict[tuple[str, str], Decimal]:
     """The effective requests and limits of one pod, as the scheduler counts them.
 
-    Sum over the app containers (and sidecars: init containers with restartPolicy Always), or the largest plain
-    init container if that is larger, resource by resource.
+    Sum over the running containers, or the largest plain init container if that is larger, resource by resource.
     """
-    app = list(pod_spec.get("containers") or [])
-    inits = list(pod_spec.get("initContainers") or [])
-    sidecars = [c for c in inits if c.get("restartPolicy") == "Always"]
-    plain_inits = [c for c in inits if c.get("restartPolicy") != "Always"]
+    running_now = running_containers(pod_spec)
+    plain_inits = [c for c in pod_spec.get("initContainers") or [] if c.get("restartPolicy") != "Always"]
     amounts: dict[tuple[str, str], Decimal] = {}
     for section in ("requests", "limits"):
         for resource in ("cpu", "memory"):
             running = sum(
-                (_amount(c.get("resources"), section, resource) or Decimal(0) for c in app + sidecars), Decimal(0)
+                (_amount(c.get("resources"), section, resource) or Decimal(0) for c in running_now), Decimal(0)
             )
             init_peak = max(
                 (_amount(c.get("resources"), section, resource) or Decimal(0) for c in plain_inits),
@@ -251,9 +255,7 @@ def summarize(documents: Iterable[Mapping[str, Any]]) -> Summary:
         summary.requests_memory += replicas * amounts[("requests", "memory")]
         summary.limits_cpu += replicas * amounts[("limits", "cpu")]
         summary.limits_memory += replicas * amounts[("limits", "memory")]
-        running = list(pod_spec.get("containers") or []) + [
-            c for c in pod_spec.get("initContainers") or [] if c.get("restartPolicy") == "Always"
-        ]
+        running = running_containers(pod_spec)
         summary.containers += len(running)
         summary.without_cpu_limit += sum(1 for c in running if _amount(c.get("resources"), "limits", "cpu") is None)
         summary.without_memory_limit += sum(
