@@ -31,11 +31,10 @@ if not os.environ.get(CHART_DIR_ENV):
 
 import helm_python  # noqa: E402
 import kubernetes_validate  # noqa: E402
-import yaml  # noqa: E402
 
 from components.catalog import APP_PORT  # noqa: E402
 from tests.release_support import VARIANTS, Run, variant  # noqa: E402
-from tools import restricted  # noqa: E402
+from tools import plan, restricted  # noqa: E402
 from tools.engine import PLACEHOLDER_SECRETS, reveal  # noqa: E402
 from tools.manifests import release_values  # noqa: E402
 
@@ -47,19 +46,8 @@ TEST_HOOK = "test"
 
 
 def render(values: dict[str, Any], name: str, namespace: str) -> list[dict[str, Any]]:
-    """Every object the chart renders for these values (NOTES.txt left out).
-
-    Loaded afresh each time: Chart.render() drops disabled subcharts from the loaded chart for good.
-    """
-    chart = helm_python.Chart.load(CHART_DIR)
-    out = chart.render(copy.deepcopy(values), name=name, namespace=namespace)
-    return [
-        doc
-        for path, text in sorted(out.items())
-        if not path.endswith("NOTES.txt")
-        for doc in yaml.safe_load_all(text)
-        if doc
-    ]
+    """Every object the chart renders for these values, as `tools.plan` renders it (NOTES.txt left out)."""
+    return plan.render_chart(Path(CHART_DIR), copy.deepcopy(values), name, namespace)
 
 
 @dataclass

@@ -93,25 +93,16 @@ def dump_stacks(out: Path) -> dict[str, int]:
 
 def render_chart(chart_dir: Path, out: Path) -> dict[str, int]:
     """The official chart rendered offline, with plain-install values and with this program's prod values."""
-    import helm_python
-
     from tools.engine import run_program
     from tools.manifests import release_values
+    from tools.plan import render_chart as render
 
     ours = next(iter(release_values(run_program("prod")).values()))
     counts = {}
     for name, values in {"chart-plain": CHART_PLAIN_VALUES, "chart-our-values": ours}.items():
-        # Chart.render drops disabled subcharts from the loaded object: load afresh for every render.
-        rendered = helm_python.Chart.load(str(chart_dir)).render(values, name="rocketchat", namespace="rocketchat")
+        documents = render(chart_dir, values, "rocketchat", "rocketchat")
         target = out / name
         target.mkdir(parents=True, exist_ok=True)
-        documents = [
-            doc
-            for path, text in sorted(rendered.items())
-            if not path.endswith("NOTES.txt")
-            for doc in yamlio.load_all(text)
-            if doc
-        ]
         for i, doc in enumerate(documents):
             (target / f"{i:02d}-{doc['kind'].lower()}-{doc['metadata']['name']}.yaml").write_text(
                 yamlio.dump(doc, sort_keys=False)
