@@ -207,7 +207,7 @@ class RocketChatStack(pulumi.ComponentResource):
                 namespace=ns,
                 host=settings.host,
                 monolith_service=monolith_service,
-                ddp_streamer_service=ddp_streamer_service if settings.microservices else None,
+                ddp_streamer_service=ddp_streamer_service,  # None for a monolith alone: no ddp-streamer runs
                 class_name=config.ingress.class_name,
                 tls_secret_name=tls.secret_name if tls else None,
                 cluster_issuer=tls.cluster_issuer if tls else None,
