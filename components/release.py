@@ -10,6 +10,7 @@ What the chart reads, and where it falls short, was checked against chart 7.0.2 
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -82,6 +83,47 @@ def container_security_values(uid: int = ROCKETCHAT_UID) -> dict[str, Any]:
     return _plain(k8s.container_security(uid))
 
 
+# The chart's monolith template; it mounts an emptyDir `tmp` at /tmp of its own.
+CHART_MONOLITH_TEMPLATE = "templates/chat-deployment.yaml"
+
+
+def services_only(items: list[dict[str, Any]]) -> str:
+    """`items` as a value the chart renders into every Deployment but its monolith's.
+
+    The chart adds `extraVolumes`/`extraVolumeMounts` to all its Rocket.Chat Deployments and renders them with `tpl`
+    in the context of the template at hand, so `.Template.Name` says which Deployment is being rendered. The monolith
+    already has a `tmp` volume at /tmp: a second one is a duplicate the API server rejects.
+    """
+    guard = f'{{{{- if not (hasSuffix "{CHART_MONOLITH_TEMPLATE}" .Template.Name) }}}}'
+    return "\n".join([guard, *block_yaml(items), "{{- end }}"])
+
+
+def block_yaml(value: Any, indent: str = "") -> list[str]:
+    """Lines of block-style YAML for lists of mappings of strings (the chart indents them where they belong; a flow
+    sequence would not parse at that indentation). Strings are written as JSON strings, which YAML reads as such."""
+    lines: list[str] = []
+    if isinstance(value, list):
+        for item in value:
+            first, *rest = block_yaml(item, indent + "  ")
+            lines += [f"{indent}- {first.lstrip()}", *rest]
+    else:
+        for key, item in value.items():
+            if isinstance(item, dict):
+                lines += [f"{indent}{key}:", *block_yaml(item, indent + "  ")]
+            else:
+                lines.append(f"{indent}{key}: {json.dumps(item)}")
+    return lines
+
+
+def service_scratch_values() -> dict[str, str]:
+    """A writable /tmp for every service container, whose root filesystem is read-only (the images write only to
+    /tmp; the monolith's /app/uploads and /tmp are the chart's own volumes)."""
+    return {
+        "extraVolumes": services_only([{"name": "tmp", "emptyDir": {"sizeLimit": "1Gi"}}]),
+        "extraVolumeMounts": services_only([{"name": "tmp", "mountPath": "/tmp"}]),
+    }
+
+
 def _resources(plan: WorkloadPlan) -> dict[str, Any]:
     return {"requests": dict(plan.requests), "limits": dict(plan.limits)}
 
@@ -129,9 +171,6 @@ def build_values(
     placement = placement_values(settings)
     monolith = settings.plan(MONOLITH.key)
     assert monolith is not None
-    # The images write only to /tmp (and /app/uploads, which the chart mounts itself): a read-only root works.
-    # The chart puts extraVolumes/extraVolumeMounts on every Rocket.Chat Deployment, monolith and services.
-    scratch = {"name": "tmp", "emptyDir": {"sizeLimit": "1Gi"}}
 
     values: dict[str, Any] = {
         "image": {"tag": str(settings.version)},
@@ -142,8 +181,7 @@ def build_values(
         # each service gets the full restricted profile at container level (`microservices.<svc>.securityContext`).
         "securityContext": pod_security_values(),
         "containerSecurityContext": container_security_values(),
-        "extraVolumes": [scratch],
-        "extraVolumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],
+        **service_scratch_values(),
         **placement,
         # The chart's PDB covers the monolith only (and only above one replica); RocketChatRelease adds the rest.
         "podDisruptionBudget": {"enabled": True, "minAvailable": 1},

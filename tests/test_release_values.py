@@ -182,10 +182,19 @@ def test_security_contexts_use_the_keys_the_chart_reads() -> None:
     assert not [k for k in keys(values) if "_" in k]
 
 
-def test_read_only_root_gets_a_writable_tmp() -> None:
+def test_read_only_root_gets_a_writable_tmp_in_the_services_only() -> None:
+    """The chart's monolith has its own `tmp` at /tmp; the services get one through the chart's extra volumes, guarded
+    so that the monolith's Deployment does not get a second (tests/test_release_chart.py renders both)."""
     _, values = values_for()
-    assert values["extraVolumes"] == [{"name": "tmp", "emptyDir": {"sizeLimit": "1Gi"}}]
-    assert values["extraVolumeMounts"] == [{"name": "tmp", "mountPath": "/tmp"}]
+    guard = '{{- if not (hasSuffix "templates/chat-deployment.yaml" .Template.Name) }}'
+    assert values["extraVolumes"].splitlines() == [
+        guard,
+        '- name: "tmp"',
+        "  emptyDir:",
+        '    sizeLimit: "1Gi"',
+        "{{- end }}",
+    ]
+    assert values["extraVolumeMounts"].splitlines() == [guard, '- name: "tmp"', '  mountPath: "/tmp"', "{{- end }}"]
 
 
 def test_tolerations_and_node_selector_only_when_set() -> None:
