@@ -79,11 +79,14 @@ def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Co
     terminalreporter.section("e2e timings")
     for step, seconds in TIMINGS.items():
         terminalreporter.write_line(f"{step:<44} {seconds:8.1f} s")
-    out = STATE / "e2e-timings.json"
+    # kept in the toolchain cache, not in E2E_STATE, which the next `scripts/e2e-cluster start` wipes
+    folder = CACHE / "timings"
+    out = folder / time.strftime("%Y%m%dT%H%M%SZ.json", time.gmtime())
     try:
-        out.parent.mkdir(parents=True, exist_ok=True)
+        folder.mkdir(parents=True, exist_ok=True)
         out.write_text(json.dumps(TIMINGS, indent=2) + "\n")
-        terminalreporter.write_line(f"(written to {out})")
+        (folder / "latest.json").write_text(out.read_text())
+        terminalreporter.write_line(f"(written to {out} and {folder / 'latest.json'})")
     except OSError:
         pass
 
