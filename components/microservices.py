@@ -11,15 +11,8 @@ from pulumi_kubernetes.meta import v1 as meta
 
 from components import k8s
 from components.catalog import BROKER_ENV, HEALTH_PATH, ROCKETCHAT_UID, Workload
+from components.credentials import SecretKey, rollout_annotations, secret_env
 from components.settings import WorkloadPlan
-
-
-@dataclass(frozen=True)
-class SecretKey:
-    """A key of a Kubernetes Secret that an env var is read from."""
-
-    name: pulumi.Input[str]
-    key: str
 
 
 @dataclass
@@ -46,16 +39,18 @@ def rocketchat_selector(instance: str, workload: Workload | None = None) -> dict
     return selector | ({"app.kubernetes.io/component": workload.name} if workload else {})
 
 
-def _secret_env(name: str, source: SecretKey) -> core.EnvVarArgs:
-    return core.EnvVarArgs(
-        name=name,
-        value_from=core.EnvVarSourceArgs(secret_key_ref=core.SecretKeySelectorArgs(name=source.name, key=source.key)),
-    )
+def secrets_read(args: MicroserviceSetArgs, workload: Workload) -> dict[str, SecretKey]:
+    """The env vars a workload's container reads from Secrets: database and bus for all, the licence for the monolith."""
+    reads = {"MONGO_URL": args.mongo_url, "TRANSPORTER": args.transporter}
+    if workload.is_monolith and args.license:
+        reads["ROCKETCHAT_LICENSE"] = args.license
+    return reads
 
 
 def container_env(args: MicroserviceSetArgs, workload: Workload) -> list[core.EnvVarArgs]:
     """Every Rocket.Chat process: database and bus from Secrets, shared broker settings; the monolith a bit more."""
-    env = [_secret_env("MONGO_URL", args.mongo_url), _secret_env("TRANSPORTER", args.transporter)]
+    secrets = secrets_read(args, workload)
+    env = [secret_env(name, secrets.pop(name)) for name in ("MONGO_URL", "TRANSPORTER")]
     env += [core.EnvVarArgs(name=k, value=v) for k, v in (BROKER_ENV | workload.extra_env).items()]
     if workload.is_monolith:
         env += [
@@ -65,9 +60,7 @@ def container_env(args: MicroserviceSetArgs, workload: Workload) -> list[core.En
                 value_from=core.EnvVarSourceArgs(field_ref=core.ObjectFieldSelectorArgs(field_path="status.podIP")),
             ),
         ]
-        if args.license:
-            env.append(_secret_env("ROCKETCHAT_LICENSE", args.license))
-    return env
+    return env + [secret_env(name, source) for name, source in secrets.items()]  # the licence, where given
 
 
 def _strategy(workload: Workload) -> apps.DeploymentStrategyArgs:
@@ -147,7 +140,10 @@ class MicroserviceSet(pulumi.ComponentResource):
                 selector=meta.LabelSelectorArgs(match_labels=selector),
                 strategy=_strategy(workload),
                 template=core.PodTemplateSpecArgs(
-                    metadata=meta.ObjectMetaArgs(labels=obj_labels),
+                    # A new credential rolls the pods that read it (see components/credentials.py).
+                    metadata=meta.ObjectMetaArgs(
+                        labels=obj_labels, annotations=rollout_annotations(secrets_read(args, workload)) or None
+                    ),
                     spec=k8s.hardened_pod_spec(
                         uid=ROCKETCHAT_UID,
                         container=container,

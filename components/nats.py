@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass, field
 
 import pulumi
@@ -12,6 +11,7 @@ from pulumi_kubernetes.meta import v1 as meta
 
 from components import k8s
 from components.catalog import NATS_IMAGE, NATS_RESOURCES, NATS_UID
+from components.credentials import ROLLOUT_ANNOTATION_PREFIX, digest_of
 from components.passwords import GeneratedPassword
 
 CLIENT_PORT = 4222
@@ -125,9 +125,10 @@ class NatsCluster(pulumi.ComponentResource):
         config_text = pulumi.Output.all(namespace, client_password.result, route_password.result).apply(
             lambda v: render_nats_config(client_password=v[1], route_password=v[2], routes=routes(v[0]))
         )
-        # The config holds the passwords, so it lives in a Secret; its hash (which reveals nothing) rolls the pods
-        # when it changes and stays readable in diffs.
-        config_hash = pulumi.Output.unsecret(config_text.apply(lambda t: hashlib.sha256(t.encode()).hexdigest()[:16]))
+        # The config holds the passwords, so it lives in a Secret; a keyed digest of it (which reveals nothing) rolls
+        # the pods when it changes and stays readable in diffs.
+        rollout_key = GeneratedPassword(f"{name}-rollout-key", opts=child)
+        config_digest = digest_of(rollout_key.result, config_text)
         config_secret = core.Secret(
             f"{name}-config",
             metadata=k8s.metadata(f"{name}-config", namespace, obj_labels),
@@ -199,7 +200,7 @@ class NatsCluster(pulumi.ComponentResource):
                 selector=meta.LabelSelectorArgs(match_labels=self.selector),
                 template=core.PodTemplateSpecArgs(
                     metadata=meta.ObjectMetaArgs(
-                        labels=obj_labels, annotations={"rocketchat.chat/config-hash": config_hash}
+                        labels=obj_labels, annotations={f"{ROLLOUT_ANNOTATION_PREFIX}nats-conf": config_digest}
                     ),
                     spec=k8s.hardened_pod_spec(
                         uid=NATS_UID,

@@ -31,7 +31,7 @@ from components.catalog import (
     STREAM_HUB,
     Workload,
 )
-from components.microservices import SecretKey
+from components.credentials import SecretKey, rollout_annotations
 from components.passwords import GeneratedPassword
 from components.settings import (
     ChartConfig,
@@ -152,23 +152,29 @@ def placement_values(settings: Settings) -> dict[str, Any]:
 def build_values(
     settings: Settings,
     *,
-    mongo_secret_name: str,
+    mongo_secret: SecretKey,
     transporter_secret: SecretKey | None,
     license_secret: SecretKey | None,
     bundled_mongodb_auth_secret: str | None = None,
 ) -> dict[str, Any]:
     """The chart values for this stack. Pure: Secret names in, a plain dict out, with no credential anywhere in it.
 
-    - `mongo_secret_name`: a Secret with key `mongo-uri` (the chart's `existingMongodbSecret`; always set, or the
+    - `mongo_secret`: a Secret with key `mongo-uri` (the chart's `existingMongodbSecret`; always set, or the
       chart would build the URL, password included, from values).
+    Each Secret's digest, where given, goes into the pod annotations of the workloads that read it, so that a new
+    credential rolls them (the chart's `podAnnotations` and `microservices.<service>.annotations`).
     - `transporter_secret`: the Secret key holding the full TRANSPORTER URL of our NatsCluster; None uses the
       chart's bundled NATS (`rocketchat:nats.bundled`).
     - `license_secret`: the licence, handed to the monolith through `extraEnv` (the chart's `license` value would
       put it in the Deployment as a literal).
     - `bundled_mongodb_auth_secret`: switches on the chart's own MongoDB, its passwords read from that Secret.
     """
+    assert mongo_secret.key == MONGO_SECRET_KEY, f"the chart reads key {MONGO_SECRET_KEY} of existingMongodbSecret"
     config = settings.config
     placement = placement_values(settings)
+    # What the chart's pods read from Secrets: the services MONGO_URL and TRANSPORTER, the monolith the licence too.
+    service_reads = {"MONGO_URL": mongo_secret, "TRANSPORTER": transporter_secret}
+    monolith_reads = service_reads | {"ROCKETCHAT_LICENSE": license_secret}
     monolith = settings.plan(MONOLITH.key)
     assert monolith is not None
 
@@ -181,6 +187,7 @@ def build_values(
         # each service gets the full restricted profile at container level (`microservices.<svc>.securityContext`).
         "securityContext": pod_security_values(),
         "containerSecurityContext": container_security_values(),
+        **({"podAnnotations": annotations} if (annotations := rollout_annotations(monolith_reads)) else {}),
         **service_scratch_values(),
         **placement,
         # The chart's PDB covers the monolith only (and only above one replica); RocketChatRelease adds the rest.
@@ -199,7 +206,7 @@ def build_values(
             # Explicit either way: the chart fails when stream-hub is on from 8.0, or off up to 7.7.0.
             "streamHub": {"enabled": settings.plan(STREAM_HUB.key) is not None},
         },
-        "existingMongodbSecret": mongo_secret_name,
+        "existingMongodbSecret": mongo_secret.name,
     }
     for plan in settings.workloads:
         workload = plan.workload
@@ -210,6 +217,8 @@ def build_values(
             "securityContext": container_security_values(),
             **placement,
         }
+        if annotations := rollout_annotations(service_reads):
+            service_values["annotations"] = annotations
         if workload.scaling != "singleton":  # the chart fixes stream-hub at one replica
             service_values["replicas"] = plan.replicas
         values["microservices"].setdefault(workload.key, {}).update(service_values)
@@ -313,7 +322,7 @@ def _dependencies(opts: pulumi.ResourceOptions | None) -> list[Any]:
 class RocketChatReleaseArgs:
     settings: Settings
     namespace: pulumi.Input[str]
-    mongo_secret_name: str | None
+    mongo_secret: SecretKey | None
     """A Secret with key `mongo-uri`; None with `mongodb.inCluster` (the chart's own MongoDB)."""
     transporter_secret: SecretKey | None
     """None: the chart's bundled NATS."""
@@ -341,14 +350,15 @@ class RocketChatRelease(pulumi.ComponentResource):
         release = chart.release_name
         depends = _dependencies(opts)
 
-        mongo_secret_name, auth_secret_name = args.mongo_secret_name, None
-        if mongo_secret_name is None:
-            mongo_secret_name, auth_secret_name, secrets = self._bundled_mongodb_secrets(release, args.namespace)
+        mongo_secret, auth_secret_name = args.mongo_secret, None
+        if mongo_secret is None:
+            url_secret_name, auth_secret_name, secrets = self._bundled_mongodb_secrets(release, args.namespace)
+            mongo_secret = SecretKey(url_secret_name, MONGO_SECRET_KEY)  # generated once: nothing to roll for
             depends += secrets
 
         values = build_values(
             settings,
-            mongo_secret_name=mongo_secret_name,
+            mongo_secret=mongo_secret,
             transporter_secret=args.transporter_secret,
             license_secret=args.license_secret,
             bundled_mongodb_auth_secret=auth_secret_name,

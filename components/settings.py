@@ -44,6 +44,12 @@ SECRET_KEYS = ("mongoUrl", "license")
 # Plain strings in the stack file; never JSON-decoded (so `version: 8.0` stays the text "8.0" and is rejected).
 _STRING_KEYS = frozenset({"mode", "host", "namespace", "version", *SECRET_KEYS})
 USERS_PER_DDP_STREAMER = 500
+# Namespaces Kubernetes keeps for itself: nothing of a workspace belongs there.
+RESERVED_NAMESPACES = ("kube-system", "kube-public", "kube-node-lease")
+# The Kubernetes provider setting that updates a Secret in place when its data changes (without it, the provider
+# deletes the Secret and creates it again, and Pulumi deletes and recreates every Deployment that reads it).
+_PROVIDER_PREFIX = "kubernetes:"
+SECRET_MUTABLE_KEY = "enableSecretMutable"
 # The official chart (checked at 7.0.2) fails to render without stream-hub up to and including this version.
 CHART_STREAM_HUB_REQUIRED_UP_TO = Version(7, 7, 0)
 
@@ -241,6 +247,7 @@ class StackConfig(_Model):
     mode: Literal["helm", "raw"] | None = None
     host: Annotated[str, AfterValidator(_host)] | None = None
     namespace: DnsLabel = "rocketchat"
+    create_namespace: bool = Field(True, alias="createNamespace")
     version: Annotated[str, AfterValidator(_semver)] | None = None
     microservices: bool = True
     concurrent_users: Annotated[int, Field(ge=0)] = Field(0, alias="concurrentUsers")
@@ -255,6 +262,15 @@ class StackConfig(_Model):
     monitoring: MonitoringConfig = MonitoringConfig()
     mongo_url: SecretStr | None = Field(None, alias="mongoUrl")
     license: SecretStr | None = None
+
+
+EXAMPLE_MONGO_URL = "'mongodb+srv://USER:PASSWORD@cluster.example.net/rocketchat'"
+EXAMPLE_LICENSE = '"$(cat rocketchat.license)"'
+
+
+def set_secret_command(stack: str, key: str, value: str) -> str:
+    """The exact command that stores a secret key of this stack, encrypted."""
+    return f"pulumi config set --secret --stack {stack} {CONFIG_NAMESPACE}:{key} {value}"
 
 
 _REQUIRED = {
@@ -302,6 +318,10 @@ class Settings:
         return self.config.namespace
 
     @property
+    def create_namespace(self) -> bool:
+        return self.config.create_namespace
+
+    @property
     def tls(self) -> bool:
         return self.config.ingress.tls is not None
 
@@ -341,8 +361,9 @@ def stack_file(stack: str) -> str:
     return f"Pulumi.{stack}.yaml"
 
 
-def read_stack_config() -> tuple[dict[str, Any], set[str]]:
-    """All `rocketchat:*` keys of the running stack (decoded from Pulumi's string form) and the secret ones.
+def read_stack_config() -> tuple[dict[str, Any], set[str], dict[str, Any]]:
+    """All `rocketchat:*` keys of the running stack (decoded from Pulumi's string form), the secret ones, and the
+    Kubernetes provider's settings (`kubernetes:*`).
 
     Reads the whole config bag rather than known keys one by one, so that a misspelt key is seen and rejected.
     """
@@ -354,16 +375,21 @@ def read_stack_config() -> tuple[dict[str, Any], set[str]]:
     return decode_stack_config(every, secret_keys)
 
 
-def decode_stack_config(config: Mapping[str, Any], secret_keys: Iterable[str]) -> tuple[dict[str, Any], set[str]]:
+def decode_stack_config(
+    config: Mapping[str, Any], secret_keys: Iterable[str]
+) -> tuple[dict[str, Any], set[str], dict[str, Any]]:
     """Full keys as Pulumi hands them over (`rocketchat:host` -> its string form) to this project's keys and values,
-    decoded, and which of them are secret. Other namespaces' keys are left out."""
+    decoded, and which of them are secret; then the `kubernetes:` keys (the provider's settings), as they are."""
     prefix = f"{CONFIG_NAMESPACE}:"
     raw = {
         key[len(prefix) :]: _decode(key[len(prefix) :], value)
         for key, value in config.items()
         if key.startswith(prefix)
     }
-    return raw, {key[len(prefix) :] for key in secret_keys if key.startswith(prefix)}
+    provider = {
+        key.removeprefix(_PROVIDER_PREFIX): value for key, value in config.items() if key.startswith(_PROVIDER_PREFIX)
+    }
+    return raw, {key[len(prefix) :] for key in secret_keys if key.startswith(prefix)}, provider
 
 
 def _decode(key: str, value: Any) -> Any:
@@ -376,8 +402,11 @@ def _decode(key: str, value: Any) -> Any:
         return value
 
 
-def load_settings(stack: str, raw: Mapping[str, Any], secret_keys: Iterable[str] = ()) -> Settings:
-    """Validate the stack's `rocketchat:` keys and derive the settings, or raise ConfigError naming every problem."""
+def load_settings(
+    stack: str, raw: Mapping[str, Any], secret_keys: Iterable[str] = (), provider_config: Mapping[str, Any] = {}
+) -> Settings:
+    """Validate the stack's `rocketchat:` keys (and the one provider setting the program relies on) and derive the
+    settings, or raise ConfigError naming every problem."""
     problems: list[str] = []
     failed: set[tuple[Any, ...]] = set()
     try:
@@ -391,12 +420,19 @@ def load_settings(stack: str, raw: Mapping[str, Any], secret_keys: Iterable[str]
         config = _validate_without(raw, failed)
 
     warnings: list[str] = []
-    problems += _cross_key_problems(config, failed, set(secret_keys), raw)
+    problems += _cross_key_problems(stack, config, failed, set(secret_keys), raw)
+    problems += _provider_problems(provider_config)
     if problems:
         raise ConfigError(stack_file(stack), problems)
 
     version = Version.parse(config.version or "")
-    workloads = _plan_workloads(config, version, warnings)
+    workloads = _plan_workloads(stack, config, version, warnings)
+    if not config.create_namespace:
+        warnings.append(
+            f"rocketchat:createNamespace is false: namespace {config.namespace} must exist before `pulumi up`, and it "
+            "is its owner's, labels included: its Pod Security labels are theirs to set (every pod of this stack "
+            "meets pod-security.kubernetes.io/enforce=restricted)"
+        )
     if config.mode == "raw" and "chart" in raw:
         warnings.append("rocketchat:chart is ignored in raw mode")
     if config.mode == "helm" and any(p.workload.key == "streamHub" for p in workloads):
@@ -499,7 +535,7 @@ def _suggest(loc: tuple[Any, ...], allowed: list[str]) -> str:
 
 
 def _cross_key_problems(
-    config: StackConfig, failed: set[tuple[Any, ...]], secret_keys: set[str], raw: Mapping[str, Any]
+    stack: str, config: StackConfig, failed: set[tuple[Any, ...]], secret_keys: set[str], raw: Mapping[str, Any]
 ) -> list[str]:
     problems = [
         f"{_key([name])}: required; {how}"
@@ -511,11 +547,14 @@ def _cross_key_problems(
         if name in raw and not _broken(failed, name) and name not in secret_keys:
             problems.append(
                 f"{_key([name])}: must be stored encrypted; run "
-                f"`pulumi config set --secret {CONFIG_NAMESPACE}:{name} ...` (its value is not shown here)"
+                f"`{set_secret_command(stack, name, '...')}` (its value is not shown here)"
             )
 
+    if not _broken(failed, "namespace") and not _broken(failed, "createNamespace"):
+        problems += _namespace_problems(config)
+
     if not _broken(failed, "mongoUrl") and not _broken(failed, "mongodb", "inCluster"):
-        problems += _mongo_source_problems(config)
+        problems += _mongo_source_problems(stack, config)
 
     if not _broken(failed, "nats", "bundled") and config.nats.bundled and config.mode == "raw":
         problems.append(
@@ -532,6 +571,32 @@ def _cross_key_problems(
         if config.mode == "helm":
             problems += _chart_stream_hub_problems(config, Version.parse(config.version))
     return problems
+
+
+def _namespace_problems(config: StackConfig) -> list[str]:
+    if config.namespace in RESERVED_NAMESPACES:
+        return [
+            f"{_key(['namespace'])}: {config.namespace!r} belongs to Kubernetes itself; choose a namespace of the "
+            f"workspace's own, e.g. rocketchat (never {', '.join(RESERVED_NAMESPACES)})"
+        ]
+    if config.namespace == "default" and config.create_namespace:
+        return [
+            f"{_key(['namespace'])}: 'default' always exists and is not this stack's to create (or to delete on "
+            "`pulumi destroy`); choose another namespace, or set rocketchat:createNamespace to false to deploy into it"
+        ]
+    return []
+
+
+def _provider_problems(provider_config: Mapping[str, Any]) -> list[str]:
+    value = provider_config.get(SECRET_MUTABLE_KEY)
+    if str(value).lower() == "true":
+        return []
+    return [
+        f"{_PROVIDER_PREFIX}{SECRET_MUTABLE_KEY}: must be true (got {json.dumps(value)}), so that a new rocketchat:mongoUrl, "
+        "rocketchat:license or NATS password updates its Secret in place and rolls the pods that read it; without it "
+        "the Kubernetes provider deletes the Secret and creates it again, and every Deployment reading it with it "
+        f"(all those pods down at once). Run `pulumi config set {_PROVIDER_PREFIX}{SECRET_MUTABLE_KEY} true`"
+    ]
 
 
 def _chart_stream_hub_problems(config: StackConfig, version: Version) -> list[str]:
@@ -556,7 +621,7 @@ def _chart_stream_hub_problems(config: StackConfig, version: Version) -> list[st
     return []
 
 
-def _mongo_source_problems(config: StackConfig) -> list[str]:
+def _mongo_source_problems(stack: str, config: StackConfig) -> list[str]:
     in_cluster = config.mongodb.in_cluster is not None
     url = config.mongo_url.get_secret_value() if config.mongo_url else None
     if in_cluster and url:
@@ -569,8 +634,10 @@ def _mongo_source_problems(config: StackConfig) -> list[str]:
     if not in_cluster and not url:
         return [
             (
-                f"{_key(['mongoUrl'])}: no MongoDB source; set the secret with `pulumi config set --secret "
-                "rocketchat:mongoUrl 'mongodb://...?replicaSet=rs0'`, or set rocketchat:mongodb.inCluster (development)"
+                f"{_key(['mongoUrl'])}: no MongoDB source: this secret is the MongoDB replica set Rocket.Chat keeps "
+                f"all its data in, and the stack runs no database of its own. Set it with "
+                f"`{set_secret_command(stack, 'mongoUrl', EXAMPLE_MONGO_URL)}`, or set rocketchat:mongodb.inCluster "
+                "(development)"
             )
         ]
     if url and not url.startswith(("mongodb://", "mongodb+srv://")):
@@ -625,7 +692,9 @@ def resolve_resources(defaults: ResourceDefaults, overrides: Resources) -> tuple
 _SERVICE_FIELDS = {f.alias or name: name for name, f in ServicesConfig.model_fields.items()}
 
 
-def _plan_workloads(config: StackConfig, version: Version, warnings: list[str]) -> tuple[WorkloadPlan, ...]:
+def _plan_workloads(
+    stack: str, config: StackConfig, version: Version, warnings: list[str]
+) -> tuple[WorkloadPlan, ...]:
     monolith_requests, monolith_limits = resolve_resources(MONOLITH.resources, config.monolith.resources)
     plans = [WorkloadPlan(MONOLITH, config.monolith.replicas, monolith_requests, monolith_limits)]
     if not config.microservices:
@@ -649,7 +718,8 @@ def _plan_workloads(config: StackConfig, version: Version, warnings: list[str]) 
         if replicas > 1 and workload.scaling != "free" and config.license is None:
             warnings.append(
                 f"rocketchat:services.{workload.key}.replicas is {replicas} but no rocketchat:license is set: "
-                "without an Enterprise licence every pod beyond the first exits after about 40 seconds"
+                "without an Enterprise licence every pod beyond the first exits after about 40 seconds; set it with "
+                f"`{set_secret_command(stack, 'license', EXAMPLE_LICENSE)}`"
             )
         requests, limits = resolve_resources(workload.resources, service_config.resources)
         plans.append(WorkloadPlan(workload, replicas, requests, limits))
@@ -658,8 +728,7 @@ def _plan_workloads(config: StackConfig, version: Version, warnings: list[str]) 
 
 def settings_from_pulumi() -> Settings:
     """The entry point for `__main__.py`: this stack's config, validated."""
-    raw, secret_keys = read_stack_config()
-    return load_settings(pulumi.get_stack(), raw, secret_keys)
+    return load_settings(pulumi.get_stack(), *read_stack_config())
 
 
 __all__ = [

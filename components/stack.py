@@ -12,10 +12,12 @@ from pulumi_kubernetes.meta import v1 as meta
 from components import k8s
 from components.catalog import DDP_STREAMER, MONGODB_RESOURCES, MONOLITH, NATS_RESOURCES
 from components.ingress import RocketChatIngress, RocketChatIngressArgs, dns_records
-from components.microservices import MicroserviceSet, MicroserviceSetArgs, SecretKey
+from components.credentials import SecretKey, digest_of
+from components.microservices import MicroserviceSet, MicroserviceSetArgs
 from components.mongodb import MongoReplicaSet, MongoReplicaSetArgs
 from components.nats import NatsCluster, NatsClusterArgs
 from components.network import StackNetworkPolicies, StackNetworkPoliciesArgs
+from components.passwords import GeneratedPassword
 from components.settings import Settings, resolve_resources
 
 MONGO_SECRET_KEY = "mongo-uri"  # the key name the official chart reads
@@ -56,25 +58,31 @@ class RocketChatStack(pulumi.ComponentResource):
         )
         child = pulumi.ResourceOptions(parent=self)
 
-        namespace = core.Namespace(
-            settings.namespace,
-            metadata=meta.ObjectMetaArgs(
-                name=settings.namespace,
-                labels={
-                    "app.kubernetes.io/part-of": k8s.PART_OF,
-                    "app.kubernetes.io/managed-by": "pulumi",
-                    # Every pod of this stack meets the restricted Pod Security Standard; the API server enforces it.
-                    "pod-security.kubernetes.io/enforce": "restricted",
-                    "pod-security.kubernetes.io/enforce-version": "latest",
-                    "pod-security.kubernetes.io/warn": "restricted",
-                    "pod-security.kubernetes.io/audit": "restricted",
-                },
-            ),
-            opts=child,
-        )
-        ns = namespace.metadata.name
-        in_ns = pulumi.ResourceOptions(parent=self, depends_on=[namespace])
+        # The namespace: the stack's own, or (createNamespace: false) one its owner made, with their labels and quotas.
+        namespace: core.Namespace | None = None
+        ns: pulumi.Input[str] = settings.namespace
+        if settings.create_namespace:
+            namespace = core.Namespace(
+                settings.namespace,
+                metadata=meta.ObjectMetaArgs(
+                    name=settings.namespace,
+                    labels={
+                        "app.kubernetes.io/part-of": k8s.PART_OF,
+                        "app.kubernetes.io/managed-by": "pulumi",
+                        # Every pod of this stack meets the restricted Pod Security Standard; the API server enforces it.
+                        "pod-security.kubernetes.io/enforce": "restricted",
+                        "pod-security.kubernetes.io/enforce-version": "latest",
+                        "pod-security.kubernetes.io/warn": "restricted",
+                        "pod-security.kubernetes.io/audit": "restricted",
+                    },
+                ),
+                opts=child,
+            )
+            ns = namespace.metadata.name
+        in_ns = pulumi.ResourceOptions(parent=self, depends_on=[namespace] if namespace else None)
         secret_labels = k8s.object_labels(k8s.labels("rocketchat", "credentials", instance))
+        # Keys the digests in the pods' rollout annotations (components/credentials.py): made once, kept secret.
+        rollout_key = GeneratedPassword("rollout-key", opts=child).result
 
         def secret(secret_name: str, data: dict[str, pulumi.Input[str]]) -> core.Secret:
             return core.Secret(
@@ -84,6 +92,13 @@ class RocketChatStack(pulumi.ComponentResource):
                 string_data={k: pulumi.Output.secret(v) for k, v in data.items()},
                 opts=in_ns,
             )
+
+        def read(source: core.Secret | None, name: str, key: str, value: pulumi.Input[str] | None) -> SecretKey | None:
+            """A key of one of these Secrets as the pods read it: by its plain name in helm mode (readable values),
+            by the Secret's output in raw mode (which also orders the Deployments after it)."""
+            if source is None or value is None:
+                return None
+            return SecretKey(name if helm else source.metadata.name, key, digest_of(rollout_key, value))
 
         # NATS: ours (authenticated, clustered) unless a helm stack asks for the chart's bundled one.
         nats: NatsCluster | None = None
@@ -102,10 +117,8 @@ class RocketChatStack(pulumi.ComponentResource):
                 ),
                 opts=in_ns,
             )
-            bus_secret = secret(
-                f"{instance}-bus",
-                {TRANSPORTER_KEY: nats.client_url, MONOLITH_TRANSPORTER_KEY: nats.monolith_client_url},
-            )
+            bus_urls = {TRANSPORTER_KEY: nats.client_url, MONOLITH_TRANSPORTER_KEY: nats.monolith_client_url}
+            bus_secret = secret(f"{instance}-bus", bus_urls)
 
         # MongoDB: the external replica set from the `mongoUrl` secret, or an in-cluster one for development.
         mongo: MongoReplicaSet | None = None
@@ -131,12 +144,16 @@ class RocketChatStack(pulumi.ComponentResource):
             )
             mongo_url = mongo.url
         mongo_secret = secret(f"{instance}-mongodb", {MONGO_SECRET_KEY: mongo_url}) if mongo_url is not None else None
-        license_secret = (
-            secret(f"{instance}-license", {LICENSE_KEY: config.license.get_secret_value()}) if config.license else None
-        )
+        license_value = config.license.get_secret_value() if config.license else None
+        license_secret = secret(f"{instance}-license", {LICENSE_KEY: license_value}) if license_value else None
 
         # A monolith alone reads `monolith+nats://`: plain `nats://` would switch it into microservices mode.
         transporter_key = TRANSPORTER_KEY if settings.microservices else MONOLITH_TRANSPORTER_KEY
+        mongo_read = read(mongo_secret, f"{instance}-mongodb", MONGO_SECRET_KEY, mongo_url)
+        transporter_read = read(
+            bus_secret, f"{instance}-bus", transporter_key, bus_urls[transporter_key] if bus_secret else None
+        )
+        license_read = read(license_secret, f"{instance}-license", LICENSE_KEY, license_value)
         # Rocket.Chat starts only once what it reads exists (a component's depends_on reaches its resources).
         needs = pulumi.ResourceOptions(
             parent=self,
@@ -151,9 +168,9 @@ class RocketChatStack(pulumi.ComponentResource):
                     settings=settings,
                     namespace=ns,
                     # Plain names, not outputs: the values stay readable in previews; depends_on orders creation.
-                    mongo_secret_name=f"{instance}-mongodb" if mongo_secret else None,
-                    transporter_secret=SecretKey(f"{instance}-bus", transporter_key) if bus_secret else None,
-                    license_secret=SecretKey(f"{instance}-license", LICENSE_KEY) if license_secret else None,
+                    mongo_secret=mongo_read,
+                    transporter_secret=transporter_read,
+                    license_secret=license_read,
                 ),
                 opts=needs,
             )
@@ -162,7 +179,7 @@ class RocketChatStack(pulumi.ComponentResource):
             pod_selector, entry_pod_selector = release.pod_selector, release.entry_pod_selector
             workloads: pulumi.Resource = release
         else:
-            assert bus_secret is not None and mongo_secret is not None
+            assert mongo_read is not None and transporter_read is not None
             microservices = MicroserviceSet(
                 "rocketchat",
                 MicroserviceSetArgs(
@@ -170,9 +187,9 @@ class RocketChatStack(pulumi.ComponentResource):
                     version=str(config.version),
                     root_url=settings.url,
                     workloads=settings.workloads,
-                    mongo_url=SecretKey(mongo_secret.metadata.name, MONGO_SECRET_KEY),
-                    transporter=SecretKey(bus_secret.metadata.name, transporter_key),
-                    license=SecretKey(license_secret.metadata.name, LICENSE_KEY) if license_secret else None,
+                    mongo_url=mongo_read,
+                    transporter=transporter_read,
+                    license=license_read,
                     instance=instance,
                     placement=placement,
                 ),

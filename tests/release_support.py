@@ -107,8 +107,16 @@ class Run:
         return {reveal(s.inputs)["metadata"]["namespace"] for s in self.recording.of_type("kubernetes:core/v1:Secret")}
 
     def generated_passwords(self) -> list[str]:
-        """The RandomPassword results (the recording mocks make them `generated-<name>`)."""
-        return [f"generated-{r.name}" for r in self.recording.of_type(PASSWORD_TYPE)]
+        """The generated credentials (the recording mocks make them `generated-<name>`), without the rollout keys."""
+        return [f"generated-{r.name}" for r in self.recording.of_type(PASSWORD_TYPE) if not _is_rollout_key(r)]
+
+    def rollout_keys(self) -> list[str]:
+        """The generated keys of the rollout digests (components/credentials.py): in no Secret, only in the state."""
+        return [f"generated-{r.name}" for r in self.recording.of_type(PASSWORD_TYPE) if _is_rollout_key(r)]
+
+
+def _is_rollout_key(resource: Resource) -> bool:
+    return resource.name.endswith("rollout-key")
 
 
 def run(stack: str = "prod", overrides: Mapping[str, Any] | None = None, remove: tuple[str, ...] = ()) -> Run:

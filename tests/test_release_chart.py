@@ -228,6 +228,7 @@ def test_no_plain_text_credential_in_any_rendered_object(name: str) -> None:
         "placeholder-password",
         "changeme",  # the chart's default bundled MongoDB password
         *program.generated_passwords(),
+        *program.rollout_keys(),
         *(v for data in program.secrets().values() for v in data.values()),
     }
     assert result.docs and credentials

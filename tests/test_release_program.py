@@ -141,7 +141,8 @@ def test_switching_microservices_upgrades_the_same_release() -> None:
     assert {k: v for k, v in old.items() if k != "values"} == {k: v for k, v in new.items() if k != "values"}
     assert old["values"] != new["values"]
     changed = {k for k in old["values"].keys() | new["values"].keys() if old["values"].get(k) != new["values"].get(k)}
-    assert changed == {"microservices", "nats"}
+    # The monolith reads another bus URL (`monolith+nats://` alone): its rollout annotation follows, and it rolls.
+    assert changed == {"microservices", "nats", "podAnnotations"}
     assert (old["values"]["microservices"]["enabled"], new["values"]["microservices"]["enabled"]) == (False, True)
     assert old["values"]["nats"]["existingSecret"] == {"name": "rocketchat-bus", "key": "monolith-transporter"}
     assert new["values"]["nats"]["existingSecret"] == {"name": "rocketchat-bus", "key": "transporter"}

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from components.catalog import MICROSERVICES, STREAM_HUB
-from components.microservices import SecretKey
+from components.credentials import SecretKey
 from components.release import BUNDLED_MONGODB_AUTH_KEYS, build_values
 from components.settings import Settings
 from tests.release_support import IN_CLUSTER_MONGODB, keys, settings_for, strings, variant
@@ -33,7 +33,7 @@ def values_for(
     settings = settings_for("prod", overrides, remove)
     values = build_values(
         settings,
-        mongo_secret_name="db",
+        mongo_secret=SecretKey("db", "mongo-uri"),
         transporter_secret=None if bundled_nats else BUS,
         license_secret=LICENCE if licence else None,
         bundled_mongodb_auth_secret="db-auth" if bundled_mongodb else None,
@@ -295,6 +295,7 @@ def test_release_values_hold_no_credential(name: str) -> None:
         *PLACEHOLDER_SECRETS.values(),
         "placeholder-password",
         *program.generated_passwords(),
+        *program.rollout_keys(),
         *(v for data in secrets.values() for v in data.values()),
     ]
     # The search can find what it looks for: the generated passwords are in the Secrets' data.

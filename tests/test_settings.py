@@ -17,8 +17,12 @@ BASE: dict[str, Any] = {
 }
 
 
+# The provider setting every stack file carries (the program refuses to run without it).
+PROVIDER = {"enableSecretMutable": "true"}
+
+
 def settings(secret_keys: tuple[str, ...] = (), **changes: Any):
-    return load_settings("test", BASE | changes, secret_keys)
+    return load_settings("test", BASE | changes, secret_keys, PROVIDER)
 
 
 def problems(**changes: Any) -> list[str]:
@@ -94,7 +98,8 @@ def test_scaling_a_licensed_service_without_a_licence_warns_and_the_monolith_doe
     assert [w for w in unlicensed.warnings if "licence" in w] == [
         (
             "rocketchat:services.account.replicas is 2 but no rocketchat:license is set: without an Enterprise "
-            "licence every pod beyond the first exits after about 40 seconds"
+            "licence every pod beyond the first exits after about 40 seconds; set it with "
+            '`pulumi config set --secret --stack test rocketchat:license "$(cat rocketchat.license)"`'
         )
     ]
     licensed = settings(("license",), monolith={"replicas": 3}, services={"account": {"replicas": 2}}, license="L")
@@ -154,12 +159,14 @@ def test_unknown_keys_are_errors_with_a_suggestion() -> None:
     )
     top = next(m for m in messages if m.startswith("rocketchat:replcias"))
     assert "did you mean 'rocketchat:monolith.replicas'" in top
-    assert "allowed keys here: chart, concurrentUsers, dns, host" in top
+    assert "allowed keys here: chart, concurrentUsers, createNamespace, dns, host" in top
 
 
 def test_every_problem_is_reported_at_once_naming_the_stack_file() -> None:
     with pytest.raises(ConfigError) as caught:
-        load_settings("prod", {"mode": "kube", "host": "x", "concurrentUsers": -1, "nats": {"replicas": 0}}, ())
+        load_settings(
+            "prod", {"mode": "kube", "host": "x", "concurrentUsers": -1, "nats": {"replicas": 0}}, (), PROVIDER
+        )
     error = caught.value
     keys = [p.split(":", 2)[1].split(" ")[0] for p in error.problems]
     assert {"mode", "host", "concurrentUsers", "nats.replicas", "version", "mongoUrl"} <= {k.rstrip(":") for k in keys}
@@ -169,7 +176,7 @@ def test_every_problem_is_reported_at_once_naming_the_stack_file() -> None:
 def test_secret_values_never_appear_in_messages() -> None:
     leaked = "mongodb://admin:hunter2@db.example.net/rocketchat"
     with pytest.raises(ConfigError) as caught:
-        load_settings("prod", BASE | {"mongodb": {}, "mongoUrl": leaked}, ())
+        load_settings("prod", BASE | {"mongodb": {}, "mongoUrl": leaked}, (), PROVIDER)
     text = str(caught.value)
     assert "hunter2" not in text
     assert "rocketchat:mongoUrl: must be stored encrypted" in text
@@ -207,6 +214,6 @@ def test_a_broken_sibling_does_not_hide_the_stream_hub_rule() -> None:
 
 
 def test_helm_mode_warns_that_the_chart_rolls_stream_hub_with_a_surge() -> None:
-    helm = load_settings("prod", BASE | {"mode": "helm", "version": "7.6.3"}, ())
+    helm = load_settings("prod", BASE | {"mode": "helm", "version": "7.6.3"}, (), PROVIDER)
     assert any("maxSurge 1: two stream-hubs run side by side" in w for w in helm.warnings)
     assert not any("stream-hub" in w for w in settings(version="7.6.3").warnings)

@@ -220,6 +220,7 @@ def test_every_object_sits_under_the_component_that_builds_it(dev) -> None:
     assert owners == {
         "RocketChatStack": {
             "Namespace/rocketchat-dev",
+            "GeneratedPassword/rollout-key",
             "Secret/rocketchat-mongodb",
             "Secret/rocketchat-bus",
             "NatsCluster/nats",
@@ -231,6 +232,7 @@ def test_every_object_sits_under_the_component_that_builds_it(dev) -> None:
         "NatsCluster": {
             "GeneratedPassword/nats-client-password",
             "GeneratedPassword/nats-route-password",
+            "GeneratedPassword/nats-rollout-key",
             "Secret/nats-config",
             "Service/nats",
             "Service/nats-headless",

@@ -35,6 +35,10 @@ PLACEHOLDER_SECRETS = {
     "rocketchat:mongoUrl": "mongodb://rocketchat:placeholder-password@mongo-0.example.net:27017/rocketchat?replicaSet=rs0",
     "rocketchat:license": "placeholder-licence-text",
 }
+# The committed stack files hold no `secure:` value (a new stack could not decrypt one): these are the secrets a user
+# sets with `pulumi config set --secret` before the first `up` (the stack file's header says so). A run of the stack
+# has them set, as the user's stack would, unless it asks for the stack file exactly as committed.
+SECRETS_SET_BY_USERS: dict[str, dict[str, str]] = {"prod": dict(PLACEHOLDER_SECRETS)}
 
 
 @dataclass
@@ -147,11 +151,12 @@ def _stack_document(path: Path, _mtime_ns: int) -> dict[str, Any]:
 
 
 def stack_config(
-    stack: str, overrides: Mapping[str, Any] | None = None, remove: tuple[str, ...] = ()
+    stack: str, overrides: Mapping[str, Any] | None = None, remove: tuple[str, ...] = (), as_committed: bool = False
 ) -> tuple[dict[str, str], list[str]]:
     """The stack file's config as the engine hands it to a program: every value a string, secrets as placeholders.
 
-    `overrides` maps full keys (`rocketchat:host`) to values (any JSON type); `remove` drops keys.
+    `overrides` maps full keys (`rocketchat:host`) to values (any JSON type); `remove` drops keys. Unless
+    `as_committed`, the secrets users set for this stack (SECRETS_SET_BY_USERS) come first.
     """
     path = PROJECT_DIR / f"Pulumi.{stack}.yaml"
     document = _stack_document(path, path.stat().st_mtime_ns)
@@ -163,7 +168,8 @@ def stack_config(
             secret_keys.append(key)
         else:
             config[key] = value if isinstance(value, str) else json.dumps(value)
-    for key, value in (overrides or {}).items():
+    user_secrets = {} if as_committed else {k: Secret(v) for k, v in SECRETS_SET_BY_USERS.get(stack, {}).items()}
+    for key, value in (user_secrets | dict(overrides or {})).items():
         # As `pulumi config set` does: a plain value replaces a secure one as plain text, `--secret` makes it secret.
         if key in secret_keys:
             secret_keys.remove(key)
@@ -202,16 +208,19 @@ def run_program(
     remove: tuple[str, ...] = (),
     ingress_status: Mapping[str, Any] | None = None,
     recording: Recording | None = None,
+    as_committed: bool = False,
 ) -> Recording:
     """Run `__main__.py` for `stack` under the recording engine; raises what the program raises.
 
-    Pass a `recording` to inspect what was registered even when the program raises (bad config: nothing).
+    Pass a `recording` to inspect what was registered even when the program raises (bad config: nothing);
+    `as_committed` runs the stack file alone, without the secrets its users set (see SECRETS_SET_BY_USERS).
     """
+    config = stack_config(stack, overrides, remove, as_committed)
     if _runs is None or recording is not None:
-        return _run(stack, overrides, remove, ingress_status, recording or Recording())
-    key = json.dumps([stack, dict(overrides or {}), sorted(remove), ingress_status], sort_keys=True, default=repr)
+        return _run(stack, config, ingress_status, recording or Recording())
+    key = json.dumps([stack, config, ingress_status], sort_keys=True, default=repr)
     if key not in _runs:
-        _runs[key] = _run(stack, overrides, remove, ingress_status, Recording())
+        _runs[key] = _run(stack, config, ingress_status, Recording())
     return copy.deepcopy(_runs[key])
 
 
@@ -225,25 +234,21 @@ _PROGRAM_THREAD = ThreadPoolExecutor(
 )
 
 
+ProgramConfig = tuple[dict[str, str], list[str]]
+"""Config as the engine hands it to a program (every value a string) and its secret keys."""
+
+
 def _run(
-    stack: str,
-    overrides: Mapping[str, Any] | None,
-    remove: tuple[str, ...],
-    ingress_status: Mapping[str, Any] | None,
-    recording: Recording,
+    stack: str, config: ProgramConfig, ingress_status: Mapping[str, Any] | None, recording: Recording
 ) -> Recording:
     context = contextvars.copy_context()
-    return _PROGRAM_THREAD.submit(context.run, _run_here, stack, overrides, remove, ingress_status, recording).result()
+    return _PROGRAM_THREAD.submit(context.run, _run_here, stack, config, ingress_status, recording).result()
 
 
 def _run_here(
-    stack: str,
-    overrides: Mapping[str, Any] | None,
-    remove: tuple[str, ...],
-    ingress_status: Mapping[str, Any] | None,
-    recording: Recording,
+    stack: str, program_config: ProgramConfig, ingress_status: Mapping[str, Any] | None, recording: Recording
 ) -> Recording:
-    config, secret_keys = stack_config(stack, overrides, remove)
+    config, secret_keys = program_config
     recording_mocks = RecordingMocks(recording, ingress_status)
     pulumi.runtime.set_mocks(
         recording_mocks, project=PROJECT, stack=stack, preview=False, monitor=RecordingMonitor(recording_mocks)
