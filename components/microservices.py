@@ -40,7 +40,7 @@ def rocketchat_selector(instance: str, workload: Workload | None = None) -> dict
 
 
 def secrets_read(args: MicroserviceSetArgs, workload: Workload) -> dict[str, SecretKey]:
-    """The env vars a workload's container reads from Secrets: database and bus for all, the licence for the monolith."""
+    """Env vars a workload's container reads from Secrets: database and bus for all, the licence for the monolith."""
     reads = {"MONGO_URL": args.mongo_url, "TRANSPORTER": args.transporter}
     if workload.is_monolith and args.license:
         reads["ROCKETCHAT_LICENSE"] = args.license

@@ -576,13 +576,18 @@ def _cross_key_problems(
 def _namespace_problems(config: StackConfig) -> list[str]:
     if config.namespace in RESERVED_NAMESPACES:
         return [
-            f"{_key(['namespace'])}: {config.namespace!r} belongs to Kubernetes itself; choose a namespace of the "
-            f"workspace's own, e.g. rocketchat (never {', '.join(RESERVED_NAMESPACES)})"
+            (
+                f"{_key(['namespace'])}: {config.namespace!r} belongs to Kubernetes itself; choose a namespace of the "
+                f"workspace's own, e.g. rocketchat (never {', '.join(RESERVED_NAMESPACES)})"
+            )
         ]
     if config.namespace == "default" and config.create_namespace:
         return [
-            f"{_key(['namespace'])}: 'default' always exists and is not this stack's to create (or to delete on "
-            "`pulumi destroy`); choose another namespace, or set rocketchat:createNamespace to false to deploy into it"
+            (
+                f"{_key(['namespace'])}: 'default' always exists and is not this stack's to create (or to delete on "
+                "`pulumi destroy`); choose another namespace, or set rocketchat:createNamespace to false to deploy "
+                "into it"
+            )
         ]
     return []
 
@@ -591,11 +596,14 @@ def _provider_problems(provider_config: Mapping[str, Any]) -> list[str]:
     value = provider_config.get(SECRET_MUTABLE_KEY)
     if str(value).lower() == "true":
         return []
+    key = f"{_PROVIDER_PREFIX}{SECRET_MUTABLE_KEY}"
     return [
-        f"{_PROVIDER_PREFIX}{SECRET_MUTABLE_KEY}: must be true (got {json.dumps(value)}), so that a new rocketchat:mongoUrl, "
-        "rocketchat:license or NATS password updates its Secret in place and rolls the pods that read it; without it "
-        "the Kubernetes provider deletes the Secret and creates it again, and every Deployment reading it with it "
-        f"(all those pods down at once). Run `pulumi config set {_PROVIDER_PREFIX}{SECRET_MUTABLE_KEY} true`"
+        (
+            f"{key}: must be true (got {json.dumps(value)}), so that a new rocketchat:mongoUrl, rocketchat:license or "
+            "NATS password updates its Secret in place and rolls the pods that read it; without it the Kubernetes "
+            "provider deletes the Secret and creates it again, and every Deployment reading it with it (all those "
+            f"pods down at once). Run `pulumi config set {key} true`"
+        )
     ]
 
 
@@ -692,9 +700,7 @@ def resolve_resources(defaults: ResourceDefaults, overrides: Resources) -> tuple
 _SERVICE_FIELDS = {f.alias or name: name for name, f in ServicesConfig.model_fields.items()}
 
 
-def _plan_workloads(
-    stack: str, config: StackConfig, version: Version, warnings: list[str]
-) -> tuple[WorkloadPlan, ...]:
+def _plan_workloads(stack: str, config: StackConfig, version: Version, warnings: list[str]) -> tuple[WorkloadPlan, ...]:
     monolith_requests, monolith_limits = resolve_resources(MONOLITH.resources, config.monolith.resources)
     plans = [WorkloadPlan(MONOLITH, config.monolith.replicas, monolith_requests, monolith_limits)]
     if not config.microservices:

@@ -11,8 +11,8 @@ from pulumi_kubernetes.meta import v1 as meta
 
 from components import k8s
 from components.catalog import DDP_STREAMER, MONGODB_RESOURCES, MONOLITH, NATS_RESOURCES
-from components.ingress import RocketChatIngress, RocketChatIngressArgs, dns_records
 from components.credentials import SecretKey, digest_of
+from components.ingress import RocketChatIngress, RocketChatIngressArgs, dns_records
 from components.microservices import MicroserviceSet, MicroserviceSetArgs
 from components.mongodb import MongoReplicaSet, MongoReplicaSetArgs
 from components.nats import NatsCluster, NatsClusterArgs
@@ -69,7 +69,8 @@ class RocketChatStack(pulumi.ComponentResource):
                     labels={
                         "app.kubernetes.io/part-of": k8s.PART_OF,
                         "app.kubernetes.io/managed-by": "pulumi",
-                        # Every pod of this stack meets the restricted Pod Security Standard; the API server enforces it.
+                        # Every pod of this stack meets the restricted Pod Security Standard; the API server
+                        # enforces it.
                         "pod-security.kubernetes.io/enforce": "restricted",
                         "pod-security.kubernetes.io/enforce-version": "latest",
                         "pod-security.kubernetes.io/warn": "restricted",
