@@ -35,6 +35,7 @@ CLUSTER_CONFIG_MAPS: dict[str, frozenset[str]] = {"kube-root-ca.crt": frozenset(
 
 # Known objects: name -> its keys (None when the keys are not known), or just the names.
 Known = Mapping[str, Collection[str] | None] | Collection[str]
+_Keys = dict[str, frozenset[str] | None]
 
 
 def known(docs: Iterable[dict[str, Any]], kind: str) -> dict[str, frozenset[str]]:
@@ -85,9 +86,7 @@ def problems(doc: dict[str, Any], secrets: Known | None = None, config_maps: Kno
 
 
 class _Check:
-    def __init__(
-        self, label: str, secrets: Mapping[str, frozenset[str] | None] | None, config_maps: Mapping[str, Any] | None
-    ) -> None:
+    def __init__(self, label: str, secrets: _Keys | None, config_maps: _Keys | None) -> None:
         self.label = label
         self.known = {"Secret": secrets, "ConfigMap": config_maps}
         self.problems: list[str] = []
@@ -186,7 +185,7 @@ def _item_keys(source: dict[str, Any]) -> list[Any]:
     return [item.get("key") for item in source.get("items") or []]
 
 
-def _as_mapping(value: Known | None) -> dict[str, frozenset[str] | None] | None:
+def _as_mapping(value: Known | None) -> _Keys | None:
     if value is None:
         return None
     if isinstance(value, Mapping):
