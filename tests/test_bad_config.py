@@ -55,6 +55,25 @@ CASES = [
     Case("host-not-fqdn", "rocketchat:host", {"rocketchat:host": "chat"}, says="fully qualified"),
     Case("host-missing", "rocketchat:host", remove=("rocketchat:host",), says="required"),
     Case("bad-namespace", "rocketchat:namespace", {"rocketchat:namespace": "Rocket_Chat"}, says="DNS label"),
+    Case(
+        "namespace-kube-system",
+        "rocketchat:namespace",
+        {"rocketchat:namespace": "kube-system"},
+        says="belongs to Kubernetes itself",
+    ),
+    Case(
+        "namespace-kube-node-lease-not-created",
+        "rocketchat:namespace",
+        {"rocketchat:namespace": "kube-node-lease", "rocketchat:createNamespace": False},
+        says="never kube-system, kube-public, kube-node-lease",
+    ),
+    Case(
+        "namespace-default-created",
+        "rocketchat:namespace",
+        {"rocketchat:namespace": "default"},
+        says="set rocketchat:createNamespace to false to deploy into it",
+    ),
+    Case("create-namespace-yes", "rocketchat:createNamespace", {"rocketchat:createNamespace": "yes"}, says="boolean"),
     Case("version-latest", "rocketchat:version", {"rocketchat:version": "latest"}, says="pin an exact version"),
     Case("version-range", "rocketchat:version", {"rocketchat:version": "^8.6.0"}, says="exact semantic version"),
     Case("version-two-parts", "rocketchat:version", {"rocketchat:version": "8.6"}, says="exact semantic version"),
@@ -315,3 +334,31 @@ def test_every_problem_is_reported_at_once() -> None:
     )
     assert f"({len(keys)} problems)" in str(error)
     assert recording.resources == []
+
+
+def test_a_new_users_first_preview_of_prod_names_the_missing_secret_and_its_command() -> None:
+    """`pulumi stack select prod --create && pulumi preview` with nothing set: the committed file holds no `secure:`
+    value a new stack could not decrypt, and the program says what is missing and how to set it."""
+    recording = Recording()
+    with pytest.raises(ConfigError) as caught:
+        run_program("prod", recording=recording, as_committed=True)
+    [problem] = caught.value.problems
+    assert problem.startswith("rocketchat:mongoUrl: no MongoDB source: this secret is the MongoDB replica set")
+    assert (
+        "`pulumi config set --secret --stack prod rocketchat:mongoUrl "
+        "'mongodb+srv://USER:PASSWORD@cluster.example.net/rocketchat'`"
+    ) in problem
+    assert recording.resources == []
+    committed = yaml.safe_load((PROJECT_DIR / "Pulumi.prod.yaml").read_text())["config"]
+    assert not [key for key, value in committed.items() if isinstance(value, dict) and "secure" in value]
+
+
+def test_with_the_database_set_the_first_preview_warns_about_the_licence_with_its_command() -> None:
+    overrides = {"rocketchat:mongoUrl": Secret(PLACEHOLDER_SECRETS["rocketchat:mongoUrl"])}
+    recording = run_program("prod", overrides, as_committed=True)
+    assert recording.resources
+    licence = [m for _, m in recording.logs if "no rocketchat:license is set" in m]
+    assert len(licence) == 4  # account, authorization, presence and ddp-streamer run more than one pod
+    assert all(
+        '`pulumi config set --secret --stack prod rocketchat:license "$(cat rocketchat.license)"`' in m for m in licence
+    )

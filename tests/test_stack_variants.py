@@ -162,3 +162,36 @@ def test_bad_values_are_rejected_naming_the_key_before_anything_is_registered(ov
     assert any(p.startswith(f"{key}: ") for p in caught.value.problems)
     assert "Pulumi.dev.yaml" in str(caught.value)
     assert recording.resources == []
+
+
+# --- namespaces ----------------------------------------------------------------------------------------------------
+
+
+def test_a_namespace_someone_else_owns_gets_everything_and_no_namespace_object() -> None:
+    recording = run_program("dev", {"rocketchat:namespace": "default", "rocketchat:createNamespace": False})
+    assert recording.of_type("Namespace") == []
+    kinds = {r.kind for r in recording.resources if r.type.startswith("kubernetes:")}
+    assert {"Deployment", "StatefulSet", "Service", "Secret", "Ingress", "NetworkPolicy"} <= kinds
+    namespaces = {
+        reveal(r.inputs)["metadata"].get("namespace") for r in recording.resources if r.type.startswith("kubernetes:")
+    }
+    assert namespaces == {"default"}
+    assert recording.outputs["namespace"] == "default"
+    [warning] = [m for level, m in recording.logs if "createNamespace" in m]
+    assert "namespace default must exist before `pulumi up`" in warning
+    assert "Pod Security labels are theirs to set" in warning
+
+
+def test_a_created_namespace_is_labelled_restricted(dev) -> None:
+    [namespace] = dev.of_type("Namespace")
+    labels = reveal(namespace.inputs)["metadata"]["labels"]
+    assert labels["pod-security.kubernetes.io/enforce"] == "restricted"
+    assert not [m for _, m in dev.logs if "createNamespace" in m]
+
+
+def test_a_given_namespace_keeps_the_helm_stack_whole() -> None:
+    recording = run_program("prod", {"rocketchat:namespace": "chat-team", "rocketchat:createNamespace": False})
+    assert recording.of_type("Namespace") == []
+    [release] = recording.of_type("Release")
+    assert reveal(release.inputs)["namespace"] == "chat-team"
+    assert reveal(release.inputs)["createNamespace"] is False
