@@ -16,6 +16,7 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -71,9 +72,16 @@ def _program_uses_random() -> bool:
 
 # --- timings -----------------------------------------------------------------------------------------------------
 TIMINGS: dict[str, float] = {}
+REPORT: list[str] = []
+"""What the scenarios saw in the API (ReplicaSets before and after, where env comes from, what was left): printed at
+the end of the run and kept beside the timings."""
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:  # type: ignore[no-untyped-def]
+    if REPORT:
+        terminalreporter.section("e2e report")
+        for line in REPORT:
+            terminalreporter.write_line(line)
     if not TIMINGS:
         return
     terminalreporter.section("e2e timings")
@@ -86,6 +94,9 @@ def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Co
         folder.mkdir(parents=True, exist_ok=True)
         out.write_text(json.dumps(TIMINGS, indent=2) + "\n")
         (folder / "latest.json").write_text(out.read_text())
+        if REPORT:
+            out.with_suffix(".report.txt").write_text("\n".join(REPORT) + "\n")
+            (folder / "latest.report.txt").write_text("\n".join(REPORT) + "\n")
         terminalreporter.write_line(f"(written to {out} and {folder / 'latest.json'})")
     except OSError:
         pass
@@ -217,3 +228,60 @@ def pulumi(tools: Path, cluster: Cluster, project: Path, tmp_path_factory: pytes
     }
     env.pop("PULUMI_ACCESS_TOKEN", None)
     return Pulumi(tools, project, os.environ.get("E2E_STACK", "e2e"), env)
+
+
+# --- the pinned chart, from a Helm repository on 127.0.0.1 ----------------------------------------------------------
+@dataclass
+class ChartRepository:
+    url: str
+    directory: Path
+
+
+def _chart_version() -> str:
+    from components.versions import DEFAULT_CHART_VERSION
+
+    return DEFAULT_CHART_VERSION
+
+
+def _repository_directory(scratch: Path) -> Path:
+    """E2E_CHART_REPO_DIR (an export of the chart repository as published: its index.yaml and archives), else a
+    repository of one chart made by Helm (`helm repo index`) from the archive `scripts/fetch-chart` keeps."""
+    given = os.environ.get("E2E_CHART_REPO_DIR")
+    if given:
+        return Path(given)
+    import helm_python
+
+    version = _chart_version()
+    cache = Path(os.environ.get("ROCKETCHAT_CHART_CACHE") or Path.home() / ".cache" / "rocketchat-chart")
+    archive = cache / version / f"rocketchat-{version}.tgz"
+    if not archive.is_file():
+        pytest.skip(
+            f"no Helm repository for the helm-mode scenarios: set E2E_CHART_REPO_DIR to an export of the chart "
+            f"repository (its index.yaml and charts/), or fetch the pinned chart with scripts/fetch-chart ({archive} "
+            "is missing)"
+        )
+    shutil.copyfile(archive, scratch / archive.name)
+    helm_python.repo_index_generate(scratch)
+    return scratch
+
+
+@pytest.fixture(scope="session")
+def chart_repo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ChartRepository]:
+    """The pinned chart served over HTTP on 127.0.0.1 (a free port) for helm.v3.Release's `repositoryOpts.repo`;
+    the server is stopped by its own PID at the end."""
+    directory = _repository_directory(tmp_path_factory.mktemp("chart-repo"))
+    assert (directory / "index.yaml").is_file(), f"{directory} holds no index.yaml"
+    server = subprocess.Popen(
+        [sys.executable, "-u", "-m", "http.server", "--bind", "127.0.0.1", "--directory", str(directory), "0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        assert server.stdout is not None
+        line = server.stdout.readline()  # "Serving HTTP on 127.0.0.1 port 41234 (http://127.0.0.1:41234/) ..."
+        port = int(line.split(" port ")[1].split()[0])
+        yield ChartRepository(f"http://127.0.0.1:{port}", directory)
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
