@@ -12,6 +12,7 @@ stack settings that cluster needs. Everything skips, saying why, when the toolch
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -265,11 +266,11 @@ def _repository_directory(scratch: Path) -> Path:
     return scratch
 
 
-@pytest.fixture(scope="session")
-def chart_repo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ChartRepository]:
-    """The pinned chart served over HTTP on 127.0.0.1 (a free port) for helm.v3.Release's `repositoryOpts.repo`;
-    the server is stopped by its own PID at the end."""
-    directory = _repository_directory(tmp_path_factory.mktemp("chart-repo"))
+@contextlib.contextmanager
+def serve_chart_repository(scratch: Path) -> Iterator[ChartRepository]:
+    """The pinned chart served over HTTP on 127.0.0.1 (a free port), for helm.v3.Release's `repositoryOpts.repo`;
+    the server is stopped by its own PID when the block ends."""
+    directory = _repository_directory(scratch)
     assert (directory / "index.yaml").is_file(), f"{directory} holds no index.yaml"
     server = subprocess.Popen(
         [sys.executable, "-u", "-m", "http.server", "--bind", "127.0.0.1", "--directory", str(directory), "0"],
@@ -285,3 +286,9 @@ def chart_repo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ChartReposi
     finally:
         server.terminate()
         server.wait(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def chart_repo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ChartRepository]:
+    with serve_chart_repository(tmp_path_factory.mktemp("chart-repo")) as repository:
+        yield repository
