@@ -19,6 +19,15 @@ IMAGE_PULL_POLICY = "Always"
 check the pull credentials) on every start. Layers stay cached, so the cost is one manifest request."""
 
 
+INSTANCE_POD_LABEL = "rocketchat.chat/instance"
+"""Carried by every Rocket.Chat pod of a stack, raw or made by the chart: the stack's NetworkPolicies select on it, so
+they hold unchanged while the stack moves between modes or chart releases (and both sets of pods run side by side)."""
+
+
+def rocketchat_pod_labels(instance: str) -> dict[str, str]:
+    return {INSTANCE_POD_LABEL: instance}
+
+
 def labels(name: str, component: str, instance: str) -> dict[str, str]:
     """Selector labels: stable for the life of a workload (a Deployment's selector is immutable)."""
     return {

@@ -82,24 +82,9 @@ class MicroserviceSet(pulumi.ComponentResource):
 
     service_names: dict[str, pulumi.Output[str]]
     deployment_names: dict[str, pulumi.Output[str]]
-    pod_selector: meta.LabelSelectorArgs
-    """Every Rocket.Chat pod of the set."""
-    entry_pod_selector: meta.LabelSelectorArgs
-    """The pods behind a Service (monolith and ddp-streamer): where the Ingress sends traffic."""
 
     def __init__(self, name: str, args: MicroserviceSetArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("rocketchat:index:MicroserviceSet", name, None, opts)
-        self.pod_selector = meta.LabelSelectorArgs(match_labels=rocketchat_selector(args.instance))
-        self.entry_pod_selector = meta.LabelSelectorArgs(
-            match_labels=rocketchat_selector(args.instance),
-            match_expressions=[
-                meta.LabelSelectorRequirementArgs(
-                    key="app.kubernetes.io/component",
-                    operator="In",
-                    values=[p.workload.name for p in args.workloads if p.workload.service is not None],
-                )
-            ],
-        )
         self.service_names = {}
         self.deployment_names = {}
         for plan in args.workloads:
@@ -142,7 +127,8 @@ class MicroserviceSet(pulumi.ComponentResource):
                 template=core.PodTemplateSpecArgs(
                     # A new credential rolls the pods that read it (see components/credentials.py).
                     metadata=meta.ObjectMetaArgs(
-                        labels=obj_labels, annotations=rollout_annotations(secrets_read(args, workload)) or None
+                        labels=obj_labels | k8s.rocketchat_pod_labels(args.instance),
+                        annotations=rollout_annotations(secrets_read(args, workload)) or None,
                     ),
                     spec=k8s.hardened_pod_spec(
                         uid=ROCKETCHAT_UID,

@@ -4,6 +4,10 @@ Ingress traffic is denied by default; then NATS takes clients only from this sta
 only from its peers, MongoDB takes only Rocket.Chat pods, the monolith and ddp-streamer take HTTP only from the
 ingress controller's namespace, and metrics ports open to the monitoring namespace. Egress stays open: Rocket.Chat
 reaches external MongoDB, push gateways and the marketplace.
+
+Rocket.Chat pods are selected by the stack's instance label (`rocketchat.chat/instance`), which raw and chart-made
+pods both carry: the policies do not change when a stack moves between modes, so the pods of both run side by side
+while the stack switches.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from components.catalog import (
     APP_PORT,
     MOLECULER_METRICS_PORT,
     MONOLITH_PROMETHEUS_PORT,
+    WORKLOADS,
 )
 from components.mongodb import MONGODB_PORT
 from components.nats import CLIENT_PORT, CLUSTER_PORT, MONITOR_PORT
@@ -28,16 +33,31 @@ from components.nats import CLIENT_PORT, CLUSTER_PORT, MONITOR_PORT
 class StackNetworkPoliciesArgs:
     namespace: pulumi.Input[str]
     instance: str
-    rocketchat_pods: meta.LabelSelectorArgs
-    """Every Rocket.Chat pod of this stack (monolith and services)."""
-    entry_pods: meta.LabelSelectorArgs
-    """The pods the Ingress sends traffic to (monolith and ddp-streamer)."""
+    """The stack's instance: the label every Rocket.Chat pod of it carries, and the policies' name prefix."""
     ingress_namespace: str
     monitoring_namespace: str
     nats_pods: dict[str, str] | None = None
     mongo_pods: dict[str, str] | None = None
     default_deny: bool = True
     """False when the chart brings pods of its own (bundled NATS or MongoDB) that these rules do not describe."""
+
+
+def rocketchat_pods(instance: str) -> meta.LabelSelectorArgs:
+    """Every Rocket.Chat pod of the stack, raw or made by the chart."""
+    return meta.LabelSelectorArgs(match_labels=k8s.rocketchat_pod_labels(instance))
+
+
+def entry_pods(instance: str) -> meta.LabelSelectorArgs:
+    """The pods the Ingress sends traffic to: the monolith and ddp-streamer. Raw pods name their workload in
+    `app.kubernetes.io/component`, and the services without a Service are left out; the chart's pods carry no component
+    label, and of them only the monolith and ddp-streamer listen on the web port."""
+    internal = sorted(w.name for w in WORKLOADS if w.service is None)
+    return meta.LabelSelectorArgs(
+        match_labels=k8s.rocketchat_pod_labels(instance),
+        match_expressions=[
+            meta.LabelSelectorRequirementArgs(key="app.kubernetes.io/component", operator="NotIn", values=internal)
+        ],
+    )
 
 
 def _from_namespace(name: str) -> networking.NetworkPolicyPeerArgs:
@@ -54,7 +74,7 @@ class StackNetworkPolicies(pulumi.ComponentResource):
     def __init__(self, name: str, args: StackNetworkPoliciesArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("rocketchat:index:StackNetworkPolicies", name, None, opts)
         obj_labels = k8s.object_labels(k8s.labels("rocketchat", "network-policy", args.instance))
-        rocketchat_peer = networking.NetworkPolicyPeerArgs(pod_selector=args.rocketchat_pods)
+        rocketchat_peer = networking.NetworkPolicyPeerArgs(pod_selector=rocketchat_pods(args.instance))
         monitoring_peer = _from_namespace(args.monitoring_namespace)
 
         def policy(
@@ -73,7 +93,7 @@ class StackNetworkPolicies(pulumi.ComponentResource):
 
         policy(
             "web",
-            args.entry_pods,
+            entry_pods(args.instance),
             [
                 networking.NetworkPolicyIngressRuleArgs(
                     from_=[_from_namespace(args.ingress_namespace)], ports=_ports(APP_PORT)
@@ -82,7 +102,7 @@ class StackNetworkPolicies(pulumi.ComponentResource):
         )
         policy(
             "metrics",
-            args.rocketchat_pods,
+            rocketchat_pods(args.instance),
             [
                 networking.NetworkPolicyIngressRuleArgs(
                     from_=[monitoring_peer], ports=_ports(MONOLITH_PROMETHEUS_PORT, MOLECULER_METRICS_PORT)

@@ -17,7 +17,6 @@ from typing import Any
 import pulumi
 from pulumi_kubernetes.core import v1 as core
 from pulumi_kubernetes.helm import v3 as helm
-from pulumi_kubernetes.meta import v1 as meta
 
 from components import k8s
 from components.catalog import (
@@ -185,6 +184,8 @@ def build_values(
         "resources": _resources(monolith),
         # Monolith pod and container; the service pods' pod-level context is hard-coded `{}` by the chart, so
         # each service gets the full restricted profile at container level (`microservices.<svc>.securityContext`).
+        # Every chart pod carries the stack's instance label, which its NetworkPolicies select on.
+        "podLabels": k8s.rocketchat_pod_labels(settings.instance),
         "securityContext": pod_security_values(),
         "containerSecurityContext": container_security_values(),
         **({"podAnnotations": annotations} if (annotations := rollout_annotations(monolith_reads)) else {}),
@@ -330,8 +331,7 @@ class RocketChatReleaseArgs:
 
 
 class RocketChatRelease(pulumi.ComponentResource):
-    """Outputs: `monolith_service` and `ddp_streamer_service` (the chart's Service names, for the Ingress),
-    `pod_selector` / `entry_pod_selector` (the chart's pod labels, for NetworkPolicies), `status`.
+    """Outputs: `monolith_service` and `ddp_streamer_service` (the chart's Service names, for the Ingress), `status`.
 
     The Release's logical name and Helm release name are both `rocketchat:chart.releaseName`, and neither depends on
     `microservices`: switching a stack between monolith and microservices upgrades the same release in place.
@@ -339,8 +339,6 @@ class RocketChatRelease(pulumi.ComponentResource):
 
     monolith_service: str
     ddp_streamer_service: str | None
-    pod_selector: meta.LabelSelectorArgs
-    entry_pod_selector: meta.LabelSelectorArgs
 
     def __init__(self, name: str, args: RocketChatReleaseArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("rocketchat:index:RocketChatRelease", name, None, opts)
@@ -398,22 +396,6 @@ class RocketChatRelease(pulumi.ComponentResource):
 
         self.monolith_service = chart_service_name(release, MONOLITH)
         self.ddp_streamer_service = chart_service_name(release, DDP_STREAMER) if settings.microservices else None
-        instance = {"app.kubernetes.io/instance": release}
-
-        def names_in(workloads: list[Workload]) -> meta.LabelSelectorArgs:
-            return meta.LabelSelectorArgs(
-                match_labels=instance,
-                match_expressions=[
-                    meta.LabelSelectorRequirementArgs(
-                        key="app.kubernetes.io/name",
-                        operator="In",
-                        values=[chart_pod_name(release, w) for w in workloads],
-                    )
-                ],
-            )
-
-        self.pod_selector = names_in([p.workload for p in settings.workloads])
-        self.entry_pod_selector = names_in([p.workload for p in settings.workloads if p.workload.service is not None])
         self.register_outputs({"status": self.release.status})
 
     def _bundled_mongodb_secrets(

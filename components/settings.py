@@ -29,6 +29,7 @@ from pydantic import (
 )
 
 from components.catalog import MICROSERVICES, MONOLITH, ResourceDefaults, Workload
+from components.deployed import DEFAULT_RAW_INSTANCE, Deployed, read_deployed
 from components.versions import (
     DEFAULT_CHART_REPO,
     DEFAULT_CHART_VERSION,
@@ -44,6 +45,7 @@ SECRET_KEYS = ("mongoUrl", "license")
 # Plain strings in the stack file; never JSON-decoded (so `version: 8.0` stays the text "8.0" and is rejected).
 _STRING_KEYS = frozenset({"mode", "host", "namespace", "version", *SECRET_KEYS})
 USERS_PER_DDP_STREAMER = 500
+MAX_INSTANCE_LENGTH = 40
 # Namespaces Kubernetes keeps for itself: nothing of a workspace belongs there.
 RESERVED_NAMESPACES = ("kube-system", "kube-public", "kube-node-lease")
 # The Kubernetes provider setting that updates a Secret in place when its data changes (without it, the provider
@@ -111,6 +113,16 @@ def _release_name(value: str) -> str:
     if "nats" in value:
         raise ValueError(
             f"{value!r} contains 'nats', which breaks the chart's TRANSPORTER address; choose another name"
+        )
+    return value
+
+
+def _instance(value: str) -> str:
+    _dns_label(value)
+    if len(value) > MAX_INSTANCE_LENGTH:
+        raise ValueError(
+            f"{value!r} is longer than {MAX_INSTANCE_LENGTH} characters (it prefixes names such as "
+            f"<instance>-default-deny-ingress, which must stay within 63)"
         )
     return value
 
@@ -248,6 +260,7 @@ class StackConfig(_Model):
     host: Annotated[str, AfterValidator(_host)] | None = None
     namespace: DnsLabel = "rocketchat"
     create_namespace: bool = Field(True, alias="createNamespace")
+    instance: Annotated[str, AfterValidator(_instance)] | None = None
     version: Annotated[str, AfterValidator(_semver)] | None = None
     microservices: bool = True
     concurrent_users: Annotated[int, Field(ge=0)] = Field(0, alias="concurrentUsers")
@@ -316,6 +329,14 @@ class Settings:
     @property
     def namespace(self) -> str:
         return self.config.namespace
+
+    @property
+    def instance(self) -> str:
+        """Names and labels the stack's own objects (NATS, Secrets, NetworkPolicies, Ingress, raw workloads): the
+        `instance` key, else 'rocketchat' in raw mode and the chart's release name in helm mode."""
+        if self.config.instance:
+            return self.config.instance
+        return self.config.chart.release_name if self.mode == "helm" else DEFAULT_RAW_INSTANCE
 
     @property
     def create_namespace(self) -> bool:
@@ -403,10 +424,15 @@ def _decode(key: str, value: Any) -> Any:
 
 
 def load_settings(
-    stack: str, raw: Mapping[str, Any], secret_keys: Iterable[str] = (), provider_config: Mapping[str, Any] = {}
+    stack: str,
+    raw: Mapping[str, Any],
+    secret_keys: Iterable[str] = (),
+    provider_config: Mapping[str, Any] = {},
+    deployed: Deployed | None = None,
 ) -> Settings:
     """Validate the stack's `rocketchat:` keys (and the one provider setting the program relies on) and derive the
-    settings, or raise ConfigError naming every problem."""
+    settings, or raise ConfigError naming every problem. `deployed` is what the stack's last update left running:
+    changes that would collide with it are refused too."""
     problems: list[str] = []
     failed: set[tuple[Any, ...]] = set()
     try:
@@ -422,6 +448,8 @@ def load_settings(
     warnings: list[str] = []
     problems += _cross_key_problems(stack, config, failed, set(secret_keys), raw)
     problems += _provider_problems(provider_config)
+    if deployed is not None and not failed:
+        problems += _deployed_problems(config, deployed)
     if problems:
         raise ConfigError(stack_file(stack), problems)
 
@@ -592,6 +620,50 @@ def _namespace_problems(config: StackConfig) -> list[str]:
     return []
 
 
+def _deployed_problems(config: StackConfig, deployed: Deployed) -> list[str]:
+    """Changes one `pulumi up` cannot make safely over what runs, each with the way that works."""
+    mode = config.mode
+    release = config.chart.release_name
+    instance = config.instance or (release if mode == "helm" else DEFAULT_RAW_INSTANCE)
+    problems = []
+    if mode != deployed.mode and config.mongodb.in_cluster is not None:
+        problems.append(
+            f"{_key(['mode'])}: this stack runs in {deployed.mode} mode with an in-cluster MongoDB, and the other mode "
+            "keeps its database elsewhere (raw: the MongoReplicaSet; helm: the chart's bundled MongoDB): switching "
+            f"would start Rocket.Chat on an empty database. Keep mode '{deployed.mode}', or move the data to an "
+            "external replica set (rocketchat:mongoUrl) first"
+        )
+    elif deployed.mode == "raw" and mode == "helm" and release == deployed.instance:
+        problems.append(
+            f"{_key(['chart', 'releaseName'])}: the chart names its objects '{release}-<workload>', the names of this "
+            f"stack's raw workloads, which still run (its last `pulumi up` was in raw mode): Helm would refuse to "
+            "take them over, and Pulumi removes the raw ones only at the end of the update. Give the release another "
+            "name and keep the instance, and the chart's pods start beside the raw ones, the Ingress moves to them "
+            f"once they are ready, and the raw ones go at the end of the same `up`: `pulumi config set --path "
+            f"{CONFIG_NAMESPACE}:chart.releaseName {release}-chart` and `pulumi config set {CONFIG_NAMESPACE}:instance "
+            f"{deployed.instance}`"
+        )
+    elif deployed.mode == "helm" and mode == "raw" and instance == deployed.release_name:
+        problems.append(
+            f"{_key(['mode'])}: this stack runs the chart's release '{deployed.release_name}' (its last `pulumi up`), "
+            f"whose objects are named '{deployed.release_name}-<workload>' as raw mode would name its own: "
+            "Kubernetes would refuse the raw ones while the chart's run, and Pulumi removes the release only at the "
+            "end of the update. Switch in two updates, neither with downtime: first, still in helm mode, move the "
+            f"release to another name and keep the instance (`pulumi config set {CONFIG_NAMESPACE}:mode helm`, "
+            f"`pulumi config set --path {CONFIG_NAMESPACE}:chart.releaseName {deployed.release_name}-chart`, "
+            f"`pulumi config set {CONFIG_NAMESPACE}:instance {deployed.instance}`, `pulumi up`); then "
+            f"`pulumi config set {CONFIG_NAMESPACE}:mode raw` and `pulumi up`"
+        )
+    elif instance != deployed.instance:
+        problems.append(
+            f"{_key(['instance'])}: this stack's own objects (NATS, its Secrets, NetworkPolicies and Ingress, and raw "
+            f"mode's workloads) carry the instance '{deployed.instance}' in their names and labels (its last `pulumi "
+            f"up`); '{instance}' would delete and recreate them, the NATS cluster with them. Keep it: "
+            f"`pulumi config set {CONFIG_NAMESPACE}:instance {deployed.instance}`"
+        )
+    return problems
+
+
 def _provider_problems(provider_config: Mapping[str, Any]) -> list[str]:
     value = provider_config.get(SECRET_MUTABLE_KEY)
     if str(value).lower() == "true":
@@ -734,7 +806,7 @@ def _plan_workloads(stack: str, config: StackConfig, version: Version, warnings:
 
 def settings_from_pulumi() -> Settings:
     """The entry point for `__main__.py`: this stack's config, validated."""
-    return load_settings(pulumi.get_stack(), *read_stack_config())
+    return load_settings(pulumi.get_stack(), *read_stack_config(), deployed=read_deployed())
 
 
 __all__ = [

@@ -45,13 +45,14 @@ class RocketChatStack(pulumi.ComponentResource):
     ingress_address: pulumi.Output[str]
     dns_records: pulumi.Output[list[dict[str, Any]]]
     replicas: dict[str, int]
+    instance: str
 
     def __init__(self, name: str, args: RocketChatStackArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("rocketchat:index:RocketChatStack", name, None, opts)
         settings = args.settings
         config = settings.config
         helm = settings.mode == "helm"
-        instance = config.chart.release_name if helm else "rocketchat"
+        instance = settings.instance
         placement = k8s.Placement(
             tolerations=[t.model_dump(exclude_none=True) for t in config.scheduling.tolerations],
             node_selector=dict(config.scheduling.node_selector),
@@ -177,7 +178,6 @@ class RocketChatStack(pulumi.ComponentResource):
             )
             monolith_service: pulumi.Input[str] = release.monolith_service
             ddp_streamer_service: pulumi.Input[str] | None = release.ddp_streamer_service
-            pod_selector, entry_pod_selector = release.pod_selector, release.entry_pod_selector
             workloads: pulumi.Resource = release
         else:
             assert mongo_read is not None and transporter_read is not None
@@ -196,7 +196,6 @@ class RocketChatStack(pulumi.ComponentResource):
                 ),
                 opts=needs,
             )
-            pod_selector, entry_pod_selector = microservices.pod_selector, microservices.entry_pod_selector
             monolith_service = microservices.service_names[MONOLITH.key]
             ddp_streamer_service = microservices.service_names.get(DDP_STREAMER.key)
             workloads = microservices
@@ -206,8 +205,6 @@ class RocketChatStack(pulumi.ComponentResource):
             StackNetworkPoliciesArgs(
                 namespace=ns,
                 instance=instance,
-                rocketchat_pods=pod_selector,
-                entry_pods=entry_pod_selector,
                 ingress_namespace=config.ingress.controller_namespace,
                 monitoring_namespace=config.monitoring.namespace,
                 nats_pods=nats.selector if nats else None,
@@ -215,7 +212,9 @@ class RocketChatStack(pulumi.ComponentResource):
                 # The chart's own NATS or MongoDB pods have no allow rules here: do not cut them off.
                 default_deny=nats is not None and (mongo is not None or mongo_url is not None),
             ),
-            opts=in_ns,
+            # After the workloads: pods that are rolling to carry the instance label keep what they are allowed
+            # until they all carry it (and on a first `up`, nothing is denied while the pods start).
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[r for r in (namespace, workloads) if r is not None]),
         )
 
         tls = config.ingress.tls
@@ -248,8 +247,11 @@ class RocketChatStack(pulumi.ComponentResource):
         self.ingress_address = ingress.address.apply(lambda address: address or "")
         self.dns_records = ingress.address.apply(lambda address: dns_records(settings.host, address, config.dns.ttl))
         self.replicas = settings.replicas
+        self.instance = instance
         self.register_outputs(
             {
+                # Not a stack output: the next run reads it back to keep this stack's objects (deployed.py).
+                "instance": self.instance,
                 "url": self.url,
                 "host": self.host,
                 "namespace": self.namespace,

@@ -50,6 +50,8 @@ class Resource:
     urn: str = ""
     parent: str = ""
     dependencies: list[str] = field(default_factory=list)
+    outputs: dict[str, Any] = field(default_factory=dict)
+    """What the engine keeps of it after the update: a custom resource's state, a component's registered outputs."""
 
     @property
     def kind(self) -> str:
@@ -99,10 +101,27 @@ def contains_secret(value: Any) -> bool:
     return False
 
 
+@dataclass(frozen=True)
+class World:
+    """What the engine answers about things outside the program."""
+
+    ingress_status: Mapping[str, Any] | None = None
+    """The status an ingress controller published on the Ingress (None: none has)."""
+    deployed: Recording | None = None
+    """The stack's last update, a run recorded earlier: what `readStackOutputs` / `readStackResourceOutputs` give."""
+
+    def key(self) -> str:
+        deployed = self.deployed and [
+            self.deployed.outputs,
+            [(r.urn, r.type, r.outputs) for r in self.deployed.resources],
+        ]
+        return json.dumps([self.ingress_status, deployed], sort_keys=True, default=repr)
+
+
 class RecordingMocks(pulumi.runtime.Mocks):
-    def __init__(self, recording: Recording, ingress_status: Mapping[str, Any] | None = None) -> None:
+    def __init__(self, recording: Recording, world: World) -> None:
         self.recording = recording
-        self.ingress_status = ingress_status
+        self.world = world
         self.current = threading.local()  # URN, parent and dependencies of the request in hand (RecordingMonitor)
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict]:
@@ -114,14 +133,26 @@ class RecordingMocks(pulumi.runtime.Mocks):
         outputs = dict(args.inputs)
         if args.typ == PASSWORD_TYPE:
             outputs["result"] = f"generated-{args.name}"
-        if args.typ == "kubernetes:networking.k8s.io/v1:Ingress" and self.ingress_status is not None:
-            outputs["status"] = dict(self.ingress_status)
+        if args.typ == "kubernetes:networking.k8s.io/v1:Ingress" and self.world.ingress_status is not None:
+            outputs["status"] = dict(self.world.ingress_status)
         if args.typ == "kubernetes:helm.sh/v3:Release":
             outputs["status"] = {"status": "deployed", "name": args.inputs.get("name")}
+        if args.custom:
+            resource.outputs = outputs
         return f"{args.name}-id", outputs
 
-    def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict, list | None]:
-        return {}, None
+    def call(self, args: pulumi.runtime.MockCallArgs) -> dict:
+        """The engine's built-in functions a program may call: its own stack's last deployment."""
+        deployed = self.world.deployed
+        if args.token == "pulumi:pulumi:readStackOutputs":
+            return {"name": args.args["name"], "outputs": deployed.outputs if deployed else {}, "secretOutputNames": []}
+        if args.token == "pulumi:pulumi:readStackResourceOutputs":
+            resources = deployed.resources if deployed else []
+            return {
+                "name": args.args["stackName"],
+                "outputs": {r.urn: {"type": r.type, "outputs": r.outputs} for r in resources},
+            }
+        raise NotImplementedError(f"the recording engine has no function {args.token}")
 
 
 class RecordingMonitor(mocks.MockMonitor):
@@ -134,6 +165,7 @@ class RecordingMonitor(mocks.MockMonitor):
     def __init__(self, recording_mocks: RecordingMocks) -> None:
         super().__init__(recording_mocks)
         self.current = recording_mocks.current
+        self.recording = recording_mocks.recording
 
     def RegisterResource(self, request: Any) -> Any:
         urn = self.make_urn(request.parent, request.type, request.name)
@@ -142,6 +174,14 @@ class RecordingMonitor(mocks.MockMonitor):
             return super().RegisterResource(request)
         finally:
             self.current.registration = None
+
+    def RegisterResourceOutputs(self, request: Any) -> Any:
+        """A component's outputs, kept as the engine keeps them in the stack's state."""
+        outputs = rpc.deserialize_properties(request.outputs)
+        for resource in self.recording.resources:
+            if resource.urn == request.urn:
+                resource.outputs = reveal(outputs)
+        return super().RegisterResourceOutputs(request)
 
 
 @functools.lru_cache(maxsize=16)
@@ -209,18 +249,21 @@ def run_program(
     ingress_status: Mapping[str, Any] | None = None,
     recording: Recording | None = None,
     as_committed: bool = False,
+    deployed: Recording | None = None,
 ) -> Recording:
     """Run `__main__.py` for `stack` under the recording engine; raises what the program raises.
 
     Pass a `recording` to inspect what was registered even when the program raises (bad config: nothing);
-    `as_committed` runs the stack file alone, without the secrets its users set (see SECRETS_SET_BY_USERS).
+    `as_committed` runs the stack file alone, without the secrets its users set (see SECRETS_SET_BY_USERS);
+    `deployed` is the stack's last update (an earlier run's recording), as the engine would read it back.
     """
     config = stack_config(stack, overrides, remove, as_committed)
+    world = World(ingress_status, deployed)
     if _runs is None or recording is not None:
-        return _run(stack, config, ingress_status, recording or Recording())
-    key = json.dumps([stack, config, ingress_status], sort_keys=True, default=repr)
+        return _run(stack, config, world, recording or Recording())
+    key = json.dumps([stack, config, world.key()], sort_keys=True, default=repr)
     if key not in _runs:
-        _runs[key] = _run(stack, config, ingress_status, Recording())
+        _runs[key] = _run(stack, config, world, Recording())
     return copy.deepcopy(_runs[key])
 
 
@@ -238,18 +281,14 @@ ProgramConfig = tuple[dict[str, str], list[str]]
 """Config as the engine hands it to a program (every value a string) and its secret keys."""
 
 
-def _run(
-    stack: str, config: ProgramConfig, ingress_status: Mapping[str, Any] | None, recording: Recording
-) -> Recording:
+def _run(stack: str, config: ProgramConfig, world: World, recording: Recording) -> Recording:
     context = contextvars.copy_context()
-    return _PROGRAM_THREAD.submit(context.run, _run_here, stack, config, ingress_status, recording).result()
+    return _PROGRAM_THREAD.submit(context.run, _run_here, stack, config, world, recording).result()
 
 
-def _run_here(
-    stack: str, program_config: ProgramConfig, ingress_status: Mapping[str, Any] | None, recording: Recording
-) -> Recording:
+def _run_here(stack: str, program_config: ProgramConfig, world: World, recording: Recording) -> Recording:
     config, secret_keys = program_config
-    recording_mocks = RecordingMocks(recording, ingress_status)
+    recording_mocks = RecordingMocks(recording, world)
     pulumi.runtime.set_mocks(
         recording_mocks, project=PROJECT, stack=stack, preview=False, monitor=RecordingMonitor(recording_mocks)
     )

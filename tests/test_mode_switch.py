@@ -1,0 +1,156 @@
+"""Moving a live stack between raw and helm mode, or to another chart release: what one `pulumi up` can do safely
+(both sets of pods side by side, the stack's own objects untouched) and what the program refuses before anything
+happens, reading what the stack's last update left (components/deployed.py).
+
+The recording engine answers the program's reads of its own stack from an earlier run's recording, in the shape the
+real engine gives them; tests/e2e runs the same switches on a real API server.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from components.deployed import Deployed, deployed_from
+from components.k8s import INSTANCE_POD_LABEL
+from components.settings import ConfigError
+from tools.engine import Recording, reveal, run_program
+
+RAW = {"rocketchat:mode": "raw"}
+CHART_RELEASE = {"rocketchat:chart": {"version": "7.0.2", "releaseName": "rocketchat-chart"}}
+KEEP_INSTANCE = {"rocketchat:instance": "rocketchat"}
+
+
+def refused(overrides: dict[str, Any], deployed: Recording, stack: str = "prod") -> list[str]:
+    recording = Recording()
+    with pytest.raises(ConfigError) as caught:
+        run_program(stack, overrides, recording=recording, deployed=deployed)
+    assert recording.resources == [], "nothing is registered when a switch is refused"
+    return caught.value.problems
+
+
+def urns(recording: Recording, kinds: tuple[str, ...]) -> set[str]:
+    return {r.urn for r in recording.resources if r.kind in kinds}
+
+
+OWN_KINDS = ("NatsCluster", "StatefulSet", "Secret", "NetworkPolicy", "Ingress", "GeneratedPassword", "Namespace")
+
+
+def k8s_names(recording: Recording, kind: str) -> set[str]:
+    return {r.k8s_name for r in recording.of_type(kind)}
+
+
+# --- what the program reads back ---------------------------------------------------------------------------------
+
+
+def test_a_new_stack_has_nothing_deployed_and_anything_goes(prod: Recording) -> None:
+    assert run_program("prod", deployed=None).resources == prod.resources
+
+
+def test_the_last_deployment_is_read_as_the_engine_keeps_it(prod: Recording, prod_raw: Recording) -> None:
+    def as_engine_gives(r: Recording) -> tuple[dict, dict]:
+        return r.outputs, {x.urn: {"type": x.type, "outputs": x.outputs} for x in r.resources}
+
+    assert deployed_from(*as_engine_gives(prod)) == Deployed("helm", "rocketchat", "rocketchat")
+    assert deployed_from(*as_engine_gives(prod_raw)) == Deployed("raw", "rocketchat", None)
+    # Deployments from before the stack component recorded its instance: the rule of that time.
+    old_helm = {"urn:r": {"type": "kubernetes:helm.sh/v3:Release", "outputs": {"name": "chat"}}}
+    assert deployed_from({"mode": "helm"}, old_helm) == Deployed("helm", "chat", "chat")
+    assert deployed_from({"mode": "raw"}, {}) == Deployed("raw", "rocketchat", None)
+    assert deployed_from({}, {}) is None
+
+
+# --- raw -> helm ---------------------------------------------------------------------------------------------------
+
+
+def test_raw_to_helm_under_the_same_names_is_refused_with_the_way_that_works(prod_raw: Recording) -> None:
+    [problem] = refused({}, deployed=prod_raw)
+    assert problem.startswith("rocketchat:chart.releaseName: the chart names its objects 'rocketchat-<workload>'")
+    assert "`pulumi config set --path rocketchat:chart.releaseName rocketchat-chart`" in problem
+    assert "`pulumi config set rocketchat:instance rocketchat`" in problem
+
+
+def test_raw_to_helm_under_another_release_keeps_the_stacks_own_objects(prod_raw: Recording) -> None:
+    helm = run_program("prod", CHART_RELEASE | KEEP_INSTANCE, deployed=prod_raw)
+    # NATS, its credentials, the Secrets, the policies, the Ingress: the same resources, so nothing to replace.
+    assert urns(helm, OWN_KINDS) >= urns(prod_raw, OWN_KINDS) - urns(prod_raw, ("Deployment",))
+    for kind in ("StatefulSet", "Secret", "NetworkPolicy", "Ingress"):
+        assert k8s_names(helm, kind) == k8s_names(prod_raw, kind), kind
+    # The policies do not even change: both modes' pods carry the instance label they select on.
+    policies = lambda r: {p.k8s_name: reveal(p.inputs) for p in r.of_type("NetworkPolicy")}  # noqa: E731
+    assert policies(helm) == policies(prod_raw)
+    # The chart's objects are named after the new release, beside the raw ones (which go at the end of the update).
+    [release] = helm.of_type("Release")
+    assert reveal(release.inputs)["name"] == "rocketchat-chart"
+    assert reveal(release.inputs)["values"]["podLabels"] == {INSTANCE_POD_LABEL: "rocketchat"}
+    raw_deployments = k8s_names(prod_raw, "Deployment")
+    chart_names = {
+        f"rocketchat-chart-{w}" for w in ("rocketchat", "account", "authorization", "presence", "ddp-streamer")
+    }
+    assert raw_deployments and not raw_deployments & chart_names
+    ingress = reveal(helm.one("Ingress", "rocketchat").inputs)
+    backends = {p["backend"]["service"]["name"] for p in ingress["spec"]["rules"][0]["http"]["paths"]}
+    assert backends == {"rocketchat-chart-rocketchat", "rocketchat-chart-ddp-streamer"}
+
+
+def test_raw_to_helm_under_another_release_without_keeping_the_instance_is_refused(prod_raw: Recording) -> None:
+    [problem] = refused(CHART_RELEASE, deployed=prod_raw)
+    assert problem.startswith("rocketchat:instance: this stack's own objects")
+    assert "'rocketchat-chart' would delete and recreate them, the NATS cluster with them" in problem
+    assert problem.endswith("`pulumi config set rocketchat:instance rocketchat`")
+
+
+# --- helm -> raw, and moving a release -----------------------------------------------------------------------------
+
+
+def test_helm_to_raw_under_the_same_names_is_refused_with_two_updates_that_work(prod: Recording) -> None:
+    [problem] = refused(RAW, deployed=prod)
+    assert problem.startswith("rocketchat:mode: this stack runs the chart's release 'rocketchat'")
+    assert "`pulumi config set --path rocketchat:chart.releaseName rocketchat-chart`" in problem
+    assert problem.endswith("then `pulumi config set rocketchat:mode raw` and `pulumi up`")
+
+
+def test_the_two_updates_of_helm_to_raw_are_each_accepted(prod: Recording) -> None:
+    moved = run_program("prod", CHART_RELEASE | KEEP_INSTANCE, deployed=prod)
+    assert {reveal(r.inputs)["name"] for r in moved.of_type("Release")} == {"rocketchat-chart"}
+    assert urns(moved, ("StatefulSet", "Secret", "NetworkPolicy", "Ingress")) == urns(
+        prod, ("StatefulSet", "Secret", "NetworkPolicy", "Ingress")
+    )
+    raw = run_program("prod", RAW | CHART_RELEASE | KEEP_INSTANCE, deployed=moved)
+    assert k8s_names(raw, "Deployment") == {
+        f"rocketchat-{w}" for w in ("rocketchat", "account", "authorization", "presence", "ddp-streamer")
+    }
+    assert urns(raw, ("StatefulSet", "Secret", "NetworkPolicy", "Ingress")) == urns(
+        moved, ("StatefulSet", "Secret", "NetworkPolicy", "Ingress")
+    )
+
+
+def test_renaming_the_release_alone_must_keep_the_instance(prod: Recording) -> None:
+    [problem] = refused(CHART_RELEASE, deployed=prod)
+    assert problem.startswith("rocketchat:instance:")
+
+
+def test_a_switch_with_an_in_cluster_database_is_refused(dev: Recording) -> None:
+    [problem] = refused({"rocketchat:mode": "helm"}, deployed=dev, stack="dev")
+    assert problem.startswith("rocketchat:mode: this stack runs in raw mode with an in-cluster MongoDB")
+    assert "empty database" in problem
+
+
+def test_unchanged_stacks_and_ordinary_changes_are_not_refused(dev: Recording, prod: Recording) -> None:
+    assert run_program("dev", deployed=dev).resources
+    assert run_program("prod", {"rocketchat:microservices": False}, deployed=prod).resources
+    assert run_program("prod", {"rocketchat:version": "8.7.0"}, deployed=prod).resources
+
+
+# --- every Rocket.Chat pod carries the label the policies select on -----------------------------------------------
+
+
+def test_every_raw_rocketchat_pod_carries_the_instance_label(prod_raw: Recording) -> None:
+    deployments = prod_raw.of_type("Deployment")
+    assert len(deployments) == 5
+    for deployment in deployments:
+        labels = reveal(deployment.inputs)["spec"]["template"]["metadata"]["labels"]
+        assert labels[INSTANCE_POD_LABEL] == "rocketchat", deployment.k8s_name
+    nats = reveal(prod_raw.one("StatefulSet", "nats").inputs)["spec"]["template"]["metadata"]["labels"]
+    assert INSTANCE_POD_LABEL not in nats, "NATS pods are not Rocket.Chat pods"
