@@ -31,10 +31,14 @@ def deep_merge(base: Any, extra: Any) -> Any:
     return extra
 
 
-def cluster_overrides(cluster: Cluster) -> dict[str, Any]:
-    """The stack settings the cluster under test needs (kwok's nodes here; E2E_OVERRIDES for another cluster)."""
+def cluster_overrides(cluster: Cluster, config: Mapping[str, Any]) -> dict[str, Any]:
+    """The stack settings the cluster under test needs (kwok's nodes here; E2E_OVERRIDES for another cluster), for a
+    stack with this config: the in-cluster MongoDB's settings only where it runs one."""
     path = os.environ.get("E2E_OVERRIDES") or (str(HERE / "overrides-kwok.yaml") if cluster.local else "")
-    return yaml.safe_load(Path(path).read_text()) if path else {}
+    overrides = yaml.safe_load(Path(path).read_text()) if path else {}
+    if "inCluster" not in (config.get("rocketchat:mongodb") or {}):
+        overrides.pop("rocketchat:mongodb", None)
+    return overrides
 
 
 @dataclass
@@ -88,7 +92,8 @@ def make_stack(
     created = yaml.safe_load(path.read_text()) if path.exists() else {}
     # `secure:` values are encrypted for another stack: a new one cannot read them (its secrets are set below).
     readable = {k: v for k, v in (base.get("config") or {}).items() if not (isinstance(v, dict) and "secure" in v)}
-    config = deep_merge(deep_merge(readable, cluster_overrides(cluster)), dict(overrides or {}))
+    config = deep_merge(readable, dict(overrides or {}))
+    config = deep_merge(config, cluster_overrides(cluster, config))
     path.write_text(yaml.safe_dump({**(created or {}), "config": config}, sort_keys=False))
     stack = Stack(pulumi, name, config, path)
     for key, value in (secrets or {}).items():
