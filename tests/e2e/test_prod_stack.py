@@ -212,7 +212,7 @@ def test_a_replica_change_is_legible_and_applied_in_place(cluster: Cluster, stac
     steps = stack.preview_steps()
     assert replacing(steps) == []
     updated = {s["urn"].rsplit("::", 1)[1] for s in steps if s["op"] == "update"}
-    assert RELEASE in updated and "rocketchat-presence" in updated, updated  # the chart's values and our PDB
+    assert updated == {RELEASE}, updated  # the chart's values alone (the PDB allows one pod down at any count)
     REPORT.append(f"prod: presence 2 -> 3: the preview updates {sorted(updated)}; its diff reads 'replicas: 2 => 3'")
 
     stack.timed("prod: up (replicas)", "up", "--yes", "--skip-preview")
