@@ -374,7 +374,11 @@ class RocketChatRelease(pulumi.ComponentResource):
             max_history=chart.max_history,
             skip_await=chart.skip_await,
             create_namespace=False,
-            opts=pulumi.ResourceOptions(parent=self, depends_on=depends),
+            # A release installed by hand is adopted with `pulumi import kubernetes:helm.sh/v3:Release <release>
+            # <namespace>/<release>`, which records it at the top of the stack: the alias makes it this one.
+            opts=pulumi.ResourceOptions(
+                parent=self, depends_on=depends, aliases=[pulumi.Alias(parent=pulumi.ROOT_STACK_RESOURCE)]
+            ),
         )
 
         # The chart has a PDB for the monolith only: guard replicated services ourselves.

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -274,3 +275,47 @@ def assert_destroyed(stack: Stack, cluster: Cluster, ns: str, label: str, namesp
 
     wait_for("cluster-scoped leftovers to go", none_left, timeout=60)
     return left
+
+
+class IngressWatch:
+    """Samples, every half second while a block runs, whether each backend of the Ingress is a Service with a ready
+    endpoint: the Ingress keeps a backend throughout an update when no sample ever failed."""
+
+    def __init__(self, cluster: Cluster, namespace: str, ingress: str) -> None:
+        self.cluster, self.namespace, self.ingress = cluster, namespace, ingress
+        self.samples: list[tuple[float, str]] = []
+        """(seconds since the start, "" when every backend had a ready endpoint, else what was missing)."""
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _sample(self) -> str:
+        ingress = self.cluster.json("get", "ingress", self.ingress, "-n", self.namespace)
+        backends = {p["backend"]["service"]["name"] for r in ingress["spec"]["rules"] for p in r["http"]["paths"]}
+        ready: dict[str, int] = {}
+        for s in self.cluster.items("endpointslices", self.namespace):
+            svc = s["metadata"].get("labels", {}).get("kubernetes.io/service-name")
+            ready[svc] = ready.get(svc, 0) + sum(
+                1 for e in s.get("endpoints") or [] if (e.get("conditions") or {}).get("ready") is not False
+            )
+        missing = sorted(b for b in backends if not ready.get(b))
+        return f"no ready endpoint behind {missing}" if missing else ""
+
+    def _run(self) -> None:
+        t0 = time.monotonic()
+        while not self._stop.is_set():
+            try:
+                self.samples.append((time.monotonic() - t0, self._sample()))
+            except AssertionError as e:  # kubectl refused: the Ingress itself is gone
+                self.samples.append((time.monotonic() - t0, f"no Ingress: {str(e)[:200]}"))
+            self._stop.wait(0.5)
+
+    def __enter__(self) -> IngressWatch:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=30)
+
+    def gaps(self) -> list[tuple[float, str]]:
+        return [(t, what) for t, what in self.samples if what]
