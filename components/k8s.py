@@ -44,8 +44,18 @@ def object_labels(selector: dict[str, str], version: str | None = None) -> dict[
     return selector | extra
 
 
-def metadata(name: str, namespace: str, obj_labels: dict[str, str], **kwargs) -> meta.ObjectMetaArgs:
-    return meta.ObjectMetaArgs(name=name, namespace=namespace, labels=obj_labels, **kwargs)
+OWNED_ANNOTATIONS = {"pulumi.com/patchForce": "true"}
+"""The program is the source of truth for the objects it makes: a field someone changed by hand (`kubectl scale`, which
+then owns `.spec.replicas` through its own field manager) is taken back by the next `pulumi up --refresh` instead of
+failing it with a server-side apply conflict."""
+
+
+def metadata(
+    name: str, namespace: pulumi.Input[str], obj_labels: dict[str, str], annotations: dict[str, str] | None = None
+) -> meta.ObjectMetaArgs:
+    return meta.ObjectMetaArgs(
+        name=name, namespace=namespace, labels=obj_labels, annotations=OWNED_ANNOTATIONS | (annotations or {})
+    )
 
 
 def pod_security(uid: int, fs_group: int | None = None) -> core.PodSecurityContextArgs:
