@@ -270,6 +270,61 @@ def test_rotating_a_credential_rolls_exactly_its_readers(
     progress.done.add(f"rotate {key}")
 
 
+def test_an_upgrade_moves_every_image_in_one_update(cluster: Cluster, stack: Stack, progress: Progress) -> None:
+    progress.need("rotate rocketchat:license")
+    ns = stack.facts["outputs"]["namespace"]
+    before = rollouts(cluster, ns)
+    stack.run("config", "set", "rocketchat:version", "8.7.0")
+    assert replacing(stack.preview_steps()) == []
+    stack.timed("prod: up (8.6.1 -> 8.7.0)", "up", "--yes", "--skip-preview")
+    replicas = stack.outputs()["replicas"]
+    after = wait_for(
+        "the upgrade rolled out",
+        lambda: deployments_available(cluster, ns, expected_deployments(replicas)) and rollouts(cluster, ns),
+        timeout=120,
+    )
+    assert rolled(before, after) == set(CHART_DEPLOYMENTS.values())
+    tags = {
+        d["metadata"]["name"]: d["spec"]["template"]["spec"]["containers"][0]["image"].rsplit(":", 1)[1]
+        for d in cluster.items("deployments", ns)
+    }
+    assert set(tags.values()) == {"8.7.0"}, tags
+    REPORT.append("prod (helm): 8.6.1 -> 8.7.0 in one update, every chart Deployment rolled to 8.7.0:")
+    REPORT.append(format_rollouts(before, after))
+    progress.done.add("upgrade")
+
+
+def test_back_to_the_monolith_and_microservices_again(cluster: Cluster, stack: Stack, progress: Progress) -> None:
+    """The seed's conversion path in helm mode, both ways, on the same release."""
+    progress.need("upgrade")
+    ns = stack.facts["outputs"]["namespace"]
+    before = rollouts(cluster, ns)
+    stack.run("config", "set", "rocketchat:microservices", "false")
+    steps = stack.preview_steps()
+    assert replacing([s for s in steps if s["op"] != "delete"]) == []
+    stack.timed("prod: up (monolith)", "up", "--yes", "--skip-preview")
+    monolith = {CHART_DEPLOYMENTS["rocketchat"]: 3}
+    alone = wait_for(
+        "the monolith alone", lambda: deployments_available(cluster, ns, monolith) and rollouts(cluster, ns)
+    )
+    assert alone[CHART_DEPLOYMENTS["rocketchat"]].uid == before[CHART_DEPLOYMENTS["rocketchat"]].uid
+    stack.run("config", "set", "rocketchat:microservices", "true")
+    stack.timed("prod: up (microservices again)", "up", "--yes", "--skip-preview")
+    replicas = stack.outputs()["replicas"]
+    again = wait_for(
+        "microservices again",
+        lambda: deployments_available(cluster, ns, expected_deployments(replicas)) and rollouts(cluster, ns),
+        timeout=120,
+    )
+    assert again[CHART_DEPLOYMENTS["rocketchat"]].uid == before[CHART_DEPLOYMENTS["rocketchat"]].uid
+    sets = " -> ".join(r[CHART_DEPLOYMENTS["rocketchat"]].replica_set for r in (before, alone, again))
+    REPORT.append(
+        "prod (helm): microservices -> monolith -> microservices on the same release: the monolith Deployment kept "
+        f"its UID ({sets}); Helm revisions {sorted(release_revisions(cluster, ns))}"
+    )
+    progress.done.add("conversion")
+
+
 def test_destroy_leaves_nothing(cluster: Cluster, stack: Stack, progress: Progress) -> None:
     progress.need("up")
     ns = stack.config["rocketchat:namespace"]
