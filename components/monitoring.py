@@ -34,7 +34,10 @@ import re
 from dataclasses import dataclass
 
 from components.catalog import DDP_STREAMER, MONOLITH, STREAM_HUB, WORKLOADS
-from components.settings import USERS_PER_DDP_STREAMER
+
+DDP_STREAMER_BUDGET = 500
+"""Connections one ddp-streamer pod is sized for: the program's USERS_PER_DDP_STREAMER (kept equal by a test; not
+imported, so this module needs nothing of the stack configuration)."""
 
 WORKLOAD_NAMES: tuple[str, ...] = tuple(w.name for w in WORKLOADS)
 """The catalog's workload names: rocketchat, account, authorization, presence, ddp-streamer, stream-hub."""
@@ -116,7 +119,7 @@ class MonitoredStack:
     """Name prefix of the Deployments: the instance in raw mode (default), the release name in helm mode."""
     stream_hub_required: bool = False
     """True when the stack runs microservices on a version before 7.7 (`stream_hub_rule` says REQUIRED)."""
-    ddp_streamer_budget: int = USERS_PER_DDP_STREAMER
+    ddp_streamer_budget: int = DDP_STREAMER_BUDGET
     """Connections one ddp-streamer pod is sized for."""
     nats_statefulset: str = "nats"
     """The NATS StatefulSet: NatsCluster's (`nats`), or the chart's bundled one (`<release>-nats`)."""

@@ -13,6 +13,7 @@ kept in build/monitoring/ (and printed: `pytest -s` or `-rP` shows it).
 
 from __future__ import annotations
 
+import importlib
 import json
 import re
 import xml.etree.ElementTree as ET
@@ -24,7 +25,7 @@ import pytest
 
 from components import alerts
 from components.alerts import alert_names, prometheus_rule_spec
-from components.monitoring import NATS_CHART, WORKLOAD_NAMES, MonitoredStack
+from components.monitoring import DDP_STREAMER_BUDGET, NATS_CHART, WORKLOAD_NAMES, MonitoredStack
 from tools import promtool
 
 STACKS: dict[str, MonitoredStack] = {
@@ -399,6 +400,28 @@ def test_the_alerts_follow_the_stack() -> None:
 def test_a_stack_that_cannot_be_watched_is_refused(fields: dict[str, Any], message: str) -> None:
     with pytest.raises(ValueError, match=re.escape(message)):
         MonitoredStack(**{"namespace": "chat", "instance": "rc", **fields})
+
+
+def test_the_runbook_has_a_section_for_every_alert() -> None:
+    """docs/monitoring.md has a heading per alert, in the rule file's order: the targets of the runbook_url anchors."""
+    doc = (promtool.PROJECT_DIR / "docs" / "monitoring.md").read_text()
+    headings = re.findall(r"^### (RocketChat\w+)$", doc, re.MULTILINE)
+    assert headings == alert_names(prometheus_rule_spec(STACKS["raw"]))
+    table = re.findall(r"^\| (RocketChat\w+) \|", doc, re.MULTILINE)
+    assert table == headings
+
+
+def test_the_default_budget_is_the_programs_ddp_streamer_sizing() -> None:
+    for module in ("components.planning", "components.settings"):  # where the program keeps it
+        try:
+            sizing = importlib.import_module(module)
+        except ModuleNotFoundError:
+            continue
+        if hasattr(sizing, "USERS_PER_DDP_STREAMER"):
+            assert sizing.USERS_PER_DDP_STREAMER == DDP_STREAMER_BUDGET == 500
+            assert MonitoredStack(namespace="chat", instance="rc").ddp_streamer_budget == DDP_STREAMER_BUDGET
+            return
+    pytest.fail("USERS_PER_DDP_STREAMER is in neither components.planning nor components.settings")
 
 
 def test_mongo_connection_errors_are_the_drivers_and_not_query_errors() -> None:
