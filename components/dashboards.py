@@ -81,7 +81,8 @@ def overview_sections(stack: MonitoredStack) -> list[Section]:
             Panel(
                 "Users online",
                 [(online, "online")],
-                "Users whose status is online (workspace statistics, refreshed by the monolith).",
+                "Users whose status is online, from the workspace statistics the monolith generates now and then (not "
+                "live: the open connections are).",
                 kind="stat",
                 width=6,
                 height=4,
