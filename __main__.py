@@ -1,4 +1,4 @@
-"""Rocket.Chat on Kubernetes: read the stack's config once, compose the stack, export the outputs contract."""
+"""Rocket.Chat on Kubernetes: the stack config, read once, becomes RocketChatStack's args; the outputs contract."""
 
 import gc
 
@@ -10,8 +10,8 @@ gc.freeze()
 
 import pulumi  # noqa: E402
 
-from components.settings import settings_from_pulumi  # noqa: E402
-from components.stack import RocketChatStack, RocketChatStackArgs  # noqa: E402
+from components.stack import RocketChatStack  # noqa: E402
+from stack_config import settings_from_pulumi  # noqa: E402
 
 gc.freeze()
 
@@ -19,7 +19,7 @@ settings = settings_from_pulumi()  # raises before any resource exists when the 
 for warning in settings.warnings:
     pulumi.log.warn(warning)
 
-stack = RocketChatStack("rocketchat", RocketChatStackArgs(settings=settings))
+stack = RocketChatStack("rocketchat", settings.args)
 
 pulumi.export("url", stack.url)
 pulumi.export("host", stack.host)

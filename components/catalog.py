@@ -9,7 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-from components.versions import Version
+DEFAULT_INSTANCE = "rocketchat"
+"""Names and labels a stack's own objects unless told otherwise (`<instance>-<workload>`, the instance label)."""
 
 APP_PORT = 3000
 """Every Rocket.Chat process listens here once `PORT` is set (the services default to 3031-4000 otherwise)."""
@@ -27,7 +28,7 @@ class ServicePort:
     """A Kubernetes Service in front of a workload (only the monolith and ddp-streamer take traffic)."""
 
     port: int
-    target_port: int = APP_PORT
+    """The Service's port; it forwards to the container's `http` port (APP_PORT)."""
     client_ip_affinity: bool = False
 
 
@@ -62,8 +63,6 @@ class Workload:
     scaling: Literal["free", "licensed", "singleton"] = "licensed"
     """free: scales without a licence; licensed: extra pods exit without one; singleton: exactly one pod."""
     strategy: Literal["RollingUpdate", "Recreate"] = "RollingUpdate"
-    removed_in: Version | None = None
-    """First Rocket.Chat version that no longer ships this workload."""
     writable_paths: tuple[str, ...] = ("/tmp",)
     """Paths the process writes to; each gets an emptyDir so the root filesystem can stay read-only."""
     extra_env: dict[str, str] = field(default_factory=dict)
@@ -128,11 +127,12 @@ STREAM_HUB = Workload(
     scaling="singleton",
     # Two stream-hubs would publish every database change twice: never overlap, not even in a rollout.
     strategy="Recreate",
-    removed_in=Version(8, 0, 0),
+    # Which versions run it is a rule of its own (components/versions.py: stream_hub_rule).
 )
 
 WORKLOADS: tuple[Workload, ...] = (MONOLITH, ACCOUNT, AUTHORIZATION, PRESENCE, DDP_STREAMER, STREAM_HUB)
 MICROSERVICES: tuple[Workload, ...] = tuple(w for w in WORKLOADS if not w.is_monolith)
+WORKLOADS_BY_KEY: dict[str, Workload] = {w.key: w for w in WORKLOADS}
 
 # The broker settings every Rocket.Chat process shares. RETRY_ENABLED must be the string "true":
 # anything else (the official chart sets "yes") leaves Moleculer retries off.

@@ -12,10 +12,17 @@ from __future__ import annotations
 import hashlib
 import hmac
 from collections.abc import Mapping
-from dataclasses import dataclass
 
 import pulumi
 from pulumi_kubernetes.core import v1 as core
+
+from components.args import SecretKeyArgs
+
+# The keys of the Secrets the stack makes (MONGO_SECRET_KEY is the one the official chart reads).
+MONGO_SECRET_KEY = "mongo-uri"
+TRANSPORTER_KEY = "transporter"
+MONOLITH_TRANSPORTER_KEY = "monolith-transporter"
+LICENSE_KEY = "license"
 
 ROLLOUT_ANNOTATION_PREFIX = "rollout.rocketchat.chat/"
 DIGEST_LENGTH = 16
@@ -31,26 +38,23 @@ def digest_of(key: pulumi.Input[str], value: pulumi.Input[str]) -> pulumi.Output
     return pulumi.Output.unsecret(pulumi.Output.all(key, value).apply(lambda kv: keyed_digest(kv[0], kv[1])))
 
 
-@dataclass(frozen=True)
-class SecretKey:
-    """A key of a Kubernetes Secret that a container reads, and a digest of its value (None: never rolls pods)."""
-
-    name: pulumi.Input[str]
-    key: str
-    digest: pulumi.Input[str] | None = None
+def secret_key(name: pulumi.Input[str], key: str, digest: pulumi.Input[str] | None = None) -> SecretKeyArgs:
+    return {"name": name, "key": key, **({"digest": digest} if digest is not None else {})}  # type: ignore[typeddict-item]
 
 
-def secret_env(name: str, source: SecretKey) -> core.EnvVarArgs:
+def secret_env(name: str, source: SecretKeyArgs) -> core.EnvVarArgs:
     return core.EnvVarArgs(
         name=name,
-        value_from=core.EnvVarSourceArgs(secret_key_ref=core.SecretKeySelectorArgs(name=source.name, key=source.key)),
+        value_from=core.EnvVarSourceArgs(
+            secret_key_ref=core.SecretKeySelectorArgs(name=source["name"], key=source["key"])
+        ),
     )
 
 
-def rollout_annotations(reads: Mapping[str, SecretKey | None]) -> dict[str, pulumi.Input[str]]:
+def rollout_annotations(reads: Mapping[str, SecretKeyArgs | None]) -> dict[str, pulumi.Input[str]]:
     """Pod annotations for the credentials a pod reads, by env var name: `rollout.rocketchat.chat/mongo-url`, ..."""
     return {
-        ROLLOUT_ANNOTATION_PREFIX + env.lower().replace("_", "-"): source.digest
+        ROLLOUT_ANNOTATION_PREFIX + env.lower().replace("_", "-"): source["digest"]
         for env, source in sorted(reads.items())
-        if source is not None and source.digest is not None
+        if source is not None and source.get("digest") is not None
     }

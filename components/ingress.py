@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import ipaddress
-from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NotRequired, TypedDict
 
 import pulumi
 from pulumi_kubernetes.networking import v1 as networking
 
 from components import k8s
+from components.catalog import DEFAULT_INSTANCE
 
 # Prefix paths served by ddp-streamer; the monolith takes `/` (all the rest).
 STREAMING_PATHS = ("/websocket", "/sockjs")
 BACKEND_PORT_NAME = "http"
+DEFAULT_CLASS = "nginx"
+DEFAULT_DNS_TTL = 300
 
 # ingress-nginx closes idle upstream connections after 60 s by default, which drops every quiet websocket.
 NGINX_WEBSOCKET_ANNOTATIONS = {
@@ -29,57 +31,56 @@ NGINX_STICKY_ANNOTATIONS = {
 }
 
 
-@dataclass
-class RocketChatIngressArgs:
+class RocketChatIngressArgs(TypedDict):
     namespace: pulumi.Input[str]
     host: str
     monolith_service: pulumi.Input[str]
-    ddp_streamer_service: pulumi.Input[str] | None = None
-    """None in monolith-only mode: `/` alone, to the monolith."""
-    class_name: str = "nginx"
-    tls_secret_name: str | None = None
-    cluster_issuer: str | None = None
-    sticky_sessions: bool = True
-    annotations: dict[str, str] = field(default_factory=dict)
-    external_dns_prefix: str | None = None
-    """Annotate for external-dns (e.g. `external-dns.alpha.kubernetes.io/`); None leaves DNS to the stack outputs."""
-    dns_ttl: int = 300
-    skip_await: bool = False
-    instance: str = "rocketchat"
+    """The Service in front of the monolith (port named `http`): everything but the streaming paths goes there."""
+    ddp_streamer_service: NotRequired[pulumi.Input[str]]
+    """The Service in front of ddp-streamer (port `http`); without one (a monolith alone), all goes to the monolith."""
+    class_name: NotRequired[str]
+    """The IngressClass (default `nginx`, which also gets websocket timeouts and, optionally, sticky sessions)."""
+    tls_secret_name: NotRequired[str]
+    cluster_issuer: NotRequired[str]
+    """cert-manager's ClusterIssuer; with no `tls_secret_name`, cert-manager fills `<name>-tls`."""
+    sticky_sessions: NotRequired[bool]
+    annotations: NotRequired[dict[str, str]]
+    """The user's own annotations, laid over the ones this component sets."""
+    external_dns_prefix: NotRequired[str]
+    """Annotate for external-dns (e.g. `external-dns.alpha.kubernetes.io/`); unset leaves DNS to the stack outputs."""
+    dns_ttl: NotRequired[int]
+    skip_await: NotRequired[bool]
+    instance: NotRequired[str]
 
 
 def ingress_annotations(args: RocketChatIngressArgs) -> dict[str, str]:
     """Controller tuning first, then cert-manager and external-dns, then the user's own (which win)."""
     annotations: dict[str, str] = {}
-    if args.class_name == "nginx":
+    if args.get("class_name", DEFAULT_CLASS) == "nginx":
         annotations |= NGINX_WEBSOCKET_ANNOTATIONS
-        if args.sticky_sessions:
+        if args.get("sticky_sessions", True):
             annotations |= NGINX_STICKY_ANNOTATIONS
-    if args.cluster_issuer:
-        annotations["cert-manager.io/cluster-issuer"] = args.cluster_issuer
-    if args.external_dns_prefix:
-        annotations[f"{args.external_dns_prefix}hostname"] = args.host
-        annotations[f"{args.external_dns_prefix}ttl"] = str(args.dns_ttl)
-    if args.skip_await:
+    if args.get("cluster_issuer"):
+        annotations["cert-manager.io/cluster-issuer"] = args["cluster_issuer"]
+    if prefix := args.get("external_dns_prefix"):
+        annotations[f"{prefix}hostname"] = args["host"]
+        annotations[f"{prefix}ttl"] = str(args.get("dns_ttl", DEFAULT_DNS_TTL))
+    if args.get("skip_await"):
         annotations["pulumi.com/skipAwait"] = "true"
-    return annotations | args.annotations
+    return annotations | dict(args.get("annotations") or {})
 
 
 def tls_secret_name(args: RocketChatIngressArgs, name: str) -> str | None:
     """The Secret holding the certificate: the given one, or one cert-manager fills for the cluster issuer."""
-    if args.tls_secret_name:
-        return args.tls_secret_name
-    return f"{name}-tls" if args.cluster_issuer else None
+    if args.get("tls_secret_name"):
+        return args["tls_secret_name"]
+    return f"{name}-tls" if args.get("cluster_issuer") else None
 
 
-def load_balancer_address(status: Any) -> str | None:
+def load_balancer_address(status: networking.outputs.IngressStatus | None) -> str | None:
     """The first IP or hostname the ingress controller published in the Ingress status, if any yet."""
-    entries = ((status or {}).get("load_balancer") or (status or {}).get("loadBalancer") or {}).get("ingress") or []
-    for entry in entries:
-        address = entry.get("ip") or entry.get("hostname")
-        if address:
-            return address
-    return None
+    entries = (status.load_balancer.ingress if status and status.load_balancer else None) or []
+    return next((entry.ip or entry.hostname for entry in entries if entry.ip or entry.hostname), None)
 
 
 def dns_records(host: str, address: str | None, ttl: int) -> list[dict[str, Any]]:
@@ -94,10 +95,12 @@ def dns_records(host: str, address: str | None, ttl: int) -> list[dict[str, Any]
 
 
 class RocketChatIngress(pulumi.ComponentResource):
-    """Outputs: `address` (load-balancer IP or hostname, None until the controller publishes one), `name`."""
+    """One Ingress for the host: `/websocket` and `/sockjs` to ddp-streamer, everything else to the monolith."""
 
-    address: pulumi.Output[str | None]
+    address: pulumi.Output[str]
+    """The load balancer's IP or host name once the controller publishes one; "" until then."""
     name: pulumi.Output[str]
+    """The Ingress's name."""
 
     def __init__(self, name: str, args: RocketChatIngressArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("rocketchat:index:RocketChatIngress", name, None, opts)
@@ -110,42 +113,33 @@ class RocketChatIngress(pulumi.ComponentResource):
             )
 
         paths = []
-        if args.ddp_streamer_service is not None:
+        if args.get("ddp_streamer_service") is not None:
             paths += [
-                networking.HTTPIngressPathArgs(path=p, path_type="Prefix", backend=backend(args.ddp_streamer_service))
+                networking.HTTPIngressPathArgs(
+                    path=p, path_type="Prefix", backend=backend(args["ddp_streamer_service"])
+                )
                 for p in STREAMING_PATHS
             ]
         paths.append(
-            networking.HTTPIngressPathArgs(path="/", path_type="Prefix", backend=backend(args.monolith_service))
+            networking.HTTPIngressPathArgs(path="/", path_type="Prefix", backend=backend(args["monolith_service"]))
         )
 
+        host = args["host"]
         secret_name = tls_secret_name(args, name)
-        selector = k8s.labels("rocketchat", "ingress", args.instance)
+        selector = k8s.labels("rocketchat", "ingress", args.get("instance", DEFAULT_INSTANCE))
         ingress = networking.Ingress(
             name,
             metadata=k8s.metadata(
-                name, args.namespace, k8s.object_labels(selector), annotations=ingress_annotations(args)
+                name, args["namespace"], k8s.object_labels(selector), annotations=ingress_annotations(args)
             ),
             spec=networking.IngressSpecArgs(
-                ingress_class_name=args.class_name,
-                rules=[
-                    networking.IngressRuleArgs(host=args.host, http=networking.HTTPIngressRuleValueArgs(paths=paths))
-                ],
-                tls=[networking.IngressTLSArgs(hosts=[args.host], secret_name=secret_name)] if secret_name else None,
+                ingress_class_name=args.get("class_name", DEFAULT_CLASS),
+                rules=[networking.IngressRuleArgs(host=host, http=networking.HTTPIngressRuleValueArgs(paths=paths))],
+                tls=[networking.IngressTLSArgs(hosts=[host], secret_name=secret_name)] if secret_name else None,
             ),
             opts=pulumi.ResourceOptions(parent=self),
         )
         self.name = ingress.metadata.name
-        self.address = ingress.status.apply(lambda s: load_balancer_address(_plain(s)))
+        # "" rather than None: the engine drops a stack output whose value is null.
+        self.address = ingress.status.apply(lambda status: load_balancer_address(status) or "")
         self.register_outputs({"address": self.address, "name": self.name})
-
-
-def _plain(value: Any) -> Any:
-    """Output values arrive as typed objects under the engine and as dicts under mocks; normalise to dicts."""
-    if value is None or isinstance(value, (str, int, float, bool)):
-        return value
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    return {k: _plain(v) for k, v in vars(value).items() if not k.startswith("_")}

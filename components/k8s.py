@@ -1,16 +1,20 @@
 """Small builders every component shares: labels, restricted security contexts, probes, placement, PDBs.
 
 Kept here so the NATS, MongoDB and Rocket.Chat pods are hardened the same way and a policy change is one edit.
+
+On ordering: a component's `depends_on` orders its children's creation (a child registers only once its parent has,
+and the parent only once its dependencies exist), but it is not recorded as a dependency of the children. A child that
+reads another resource by a plain name, rather than through that resource's output, lists it in its own `depends_on`.
 """
 
 from __future__ import annotations
-
-from dataclasses import dataclass, field
 
 import pulumi
 from pulumi_kubernetes.core import v1 as core
 from pulumi_kubernetes.meta import v1 as meta
 from pulumi_kubernetes.policy import v1 as policy
+
+from components.args import PlacementArgs
 
 PART_OF = "rocketchat"
 
@@ -89,14 +93,13 @@ def http_probe(
     period: int = 10,
     failures: int = 3,
     timeout: int = 5,
-    initial_delay: int = 0,
 ) -> core.ProbeArgs:
+    # No initial delay: a startup probe holds the others back until the process answers.
     return core.ProbeArgs(
         http_get=core.HTTPGetActionArgs(path=path, port=port),
         period_seconds=period,
         failure_threshold=failures,
         timeout_seconds=timeout,
-        initial_delay_seconds=initial_delay or None,
     )
 
 
@@ -112,15 +115,8 @@ def scratch_volumes(paths: tuple[str, ...]) -> tuple[list[core.VolumeArgs], list
     return volumes, mounts
 
 
-@dataclass(frozen=True)
-class Placement:
-    """Where pods may run: applied to every pod of the stack (e.g. tolerations for dedicated or fake nodes)."""
-
-    tolerations: list[dict] = field(default_factory=list)
-    node_selector: dict[str, str] = field(default_factory=dict)
-
-    def tolerations_args(self) -> list[core.TolerationArgs] | None:
-        return [core.TolerationArgs(**t) for t in self.tolerations] or None
+def tolerations(placement: PlacementArgs | None) -> list[core.TolerationArgs] | None:
+    return [core.TolerationArgs(**t) for t in (placement or {}).get("tolerations") or []] or None
 
 
 def hardened_pod_spec(
@@ -130,7 +126,7 @@ def hardened_pod_spec(
     volumes: list[core.VolumeArgs],
     selector: dict[str, str],
     replicas: int,
-    placement: Placement,
+    placement: PlacementArgs | None,
     termination_grace_period_seconds: int | None = None,
 ) -> core.PodSpecArgs:
     """The pod every component runs: restricted security, no API token, no service-link env, spread, placed."""
@@ -143,8 +139,8 @@ def hardened_pod_spec(
         volumes=volumes,
         termination_grace_period_seconds=termination_grace_period_seconds,
         topology_spread_constraints=topology_spread(selector, replicas),
-        tolerations=placement.tolerations_args(),
-        node_selector=placement.node_selector or None,
+        tolerations=tolerations(placement),
+        node_selector=(placement or {}).get("node_selector") or None,
     )
 
 
@@ -165,7 +161,7 @@ def topology_spread(selector: dict[str, str], replicas: int) -> list[core.Topolo
 
 def disruption_budget(
     name: str,
-    namespace: str,
+    namespace: pulumi.Input[str],
     selector: dict[str, str],
     obj_labels: dict[str, str],
     replicas: int,

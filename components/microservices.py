@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from typing import NotRequired, TypedDict
 
 import pulumi
 from pulumi_kubernetes.apps import v1 as apps
@@ -10,22 +10,38 @@ from pulumi_kubernetes.core import v1 as core
 from pulumi_kubernetes.meta import v1 as meta
 
 from components import k8s
-from components.catalog import BROKER_ENV, HEALTH_PATH, ROCKETCHAT_UID, Workload
-from components.credentials import SecretKey, rollout_annotations, secret_env
-from components.settings import WorkloadPlan
+from components.args import PlacementArgs, SecretKeyArgs, WorkloadArgs, requests_and_limits
+from components.catalog import BROKER_ENV, DEFAULT_INSTANCE, HEALTH_PATH, ROCKETCHAT_UID, WORKLOADS_BY_KEY, Workload
+from components.credentials import rollout_annotations, secret_env
+from components.planning import WorkloadPlan
 
 
-@dataclass
-class MicroserviceSetArgs:
+class MicroserviceSetArgs(TypedDict):
     namespace: pulumi.Input[str]
     version: str
-    root_url: str
-    workloads: tuple[WorkloadPlan, ...]
-    mongo_url: SecretKey
-    transporter: SecretKey
-    license: SecretKey | None = None
-    instance: str = "rocketchat"
-    placement: k8s.Placement = field(default_factory=k8s.Placement)
+    """The Rocket.Chat version: the image tag of every workload."""
+    root_url: pulumi.Input[str]
+    """What users open (`ROOT_URL` of the monolith)."""
+    workloads: list[WorkloadArgs]
+    """The monolith (key `monolith`) and the services to run (catalog keys), with their pod counts."""
+    mongo_url: SecretKeyArgs
+    """The Secret key holding the MongoDB replica-set URL."""
+    transporter: SecretKeyArgs
+    """The Secret key holding the NATS address with credentials (`monolith+nats://...` for a monolith alone)."""
+    license: NotRequired[SecretKeyArgs]
+    """The Secret key holding the Enterprise licence (the monolith reads it)."""
+    instance: NotRequired[str]
+    placement: NotRequired[PlacementArgs]
+
+
+def plans_of(workloads: list[WorkloadArgs]) -> list[WorkloadPlan]:
+    """The catalog's workloads for these keys, with their resources laid over the catalog's defaults."""
+    plans = []
+    for given in workloads:
+        workload = WORKLOADS_BY_KEY[given["key"]]
+        requests, limits = requests_and_limits(workload.resources, given.get("resources"))
+        plans.append(WorkloadPlan(workload, given["replicas"], requests, limits))
+    return plans
 
 
 def workload_name(instance: str, workload: Workload) -> str:
@@ -39,11 +55,11 @@ def rocketchat_selector(instance: str, workload: Workload | None = None) -> dict
     return selector | ({"app.kubernetes.io/component": workload.name} if workload else {})
 
 
-def secrets_read(args: MicroserviceSetArgs, workload: Workload) -> dict[str, SecretKey]:
+def secrets_read(args: MicroserviceSetArgs, workload: Workload) -> dict[str, SecretKeyArgs]:
     """Env vars a workload's container reads from Secrets: database and bus for all, the licence for the monolith."""
-    reads = {"MONGO_URL": args.mongo_url, "TRANSPORTER": args.transporter}
-    if workload.is_monolith and args.license:
-        reads["ROCKETCHAT_LICENSE"] = args.license
+    reads = {"MONGO_URL": args["mongo_url"], "TRANSPORTER": args["transporter"]}
+    if workload.is_monolith and args.get("license"):
+        reads["ROCKETCHAT_LICENSE"] = args["license"]
     return reads
 
 
@@ -54,7 +70,7 @@ def container_env(args: MicroserviceSetArgs, workload: Workload) -> list[core.En
     env += [core.EnvVarArgs(name=k, value=v) for k, v in (BROKER_ENV | workload.extra_env).items()]
     if workload.is_monolith:
         env += [
-            core.EnvVarArgs(name="ROOT_URL", value=args.root_url),
+            core.EnvVarArgs(name="ROOT_URL", value=args["root_url"]),
             core.EnvVarArgs(
                 name="INSTANCE_IP",
                 value_from=core.EnvVarSourceArgs(field_ref=core.ObjectFieldSelectorArgs(field_path="status.podIP")),
@@ -74,37 +90,38 @@ def _strategy(workload: Workload) -> apps.DeploymentStrategyArgs:
 
 
 class MicroserviceSet(pulumi.ComponentResource):
-    """One Deployment per workload plan (monolith first), a Service where traffic enters, a PDB where replicated.
+    """One Deployment per workload (monolith first), a Service where traffic enters, a PDB where replicated."""
 
-    Outputs: `service_names` (workload key -> Service name, for the monolith and ddp-streamer) and
-    `deployment_names` (workload key -> Deployment name).
-    """
-
-    service_names: dict[str, pulumi.Output[str]]
-    deployment_names: dict[str, pulumi.Output[str]]
+    service_names: pulumi.Output[dict[str, str]]
+    """Workload key -> its Service's name: the monolith's and ddp-streamer's (where the Ingress sends traffic)."""
+    deployment_names: pulumi.Output[dict[str, str]]
+    """Workload key -> its Deployment's name."""
 
     def __init__(self, name: str, args: MicroserviceSetArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("rocketchat:index:MicroserviceSet", name, None, opts)
-        self.service_names = {}
-        self.deployment_names = {}
-        for plan in args.workloads:
+        services: dict[str, pulumi.Output[str]] = {}
+        deployments: dict[str, pulumi.Output[str]] = {}
+        for plan in plans_of(args["workloads"]):
             deployment, service = self._workload(plan, args)
-            self.deployment_names[plan.workload.key] = deployment.metadata.name
+            deployments[plan.workload.key] = deployment.metadata.name
             if service is not None:
-                self.service_names[plan.workload.key] = service.metadata.name
+                services[plan.workload.key] = service.metadata.name
+        self.service_names = pulumi.Output.all(**services)  # type: ignore[assignment]
+        self.deployment_names = pulumi.Output.all(**deployments)  # type: ignore[assignment]
         self.register_outputs({"service_names": self.service_names, "deployment_names": self.deployment_names})
 
     def _workload(self, plan: WorkloadPlan, args: MicroserviceSetArgs) -> tuple[apps.Deployment, core.Service | None]:
         workload = plan.workload
-        name = workload_name(args.instance, workload)
-        selector = rocketchat_selector(args.instance, workload)
-        obj_labels = k8s.object_labels(selector, args.version)
+        instance, namespace, version = args.get("instance", DEFAULT_INSTANCE), args["namespace"], args["version"]
+        name = workload_name(instance, workload)
+        selector = rocketchat_selector(instance, workload)
+        obj_labels = k8s.object_labels(selector, version)
         child = pulumi.ResourceOptions(parent=self)
         volumes, mounts = k8s.scratch_volumes(workload.writable_paths)
 
         container = core.ContainerArgs(
             name=workload.name,
-            image=f"{workload.image}:{args.version}",
+            image=f"{workload.image}:{version}",
             image_pull_policy=k8s.IMAGE_PULL_POLICY,
             env=container_env(args, workload),
             ports=[core.ContainerPortArgs(name=n, container_port=p) for n, p in workload.container_ports.items()],
@@ -119,7 +136,7 @@ class MicroserviceSet(pulumi.ComponentResource):
         )
         deployment = apps.Deployment(
             name,
-            metadata=k8s.metadata(name, args.namespace, obj_labels),
+            metadata=k8s.metadata(name, namespace, obj_labels),
             spec=apps.DeploymentSpecArgs(
                 replicas=plan.replicas,
                 selector=meta.LabelSelectorArgs(match_labels=selector),
@@ -127,7 +144,7 @@ class MicroserviceSet(pulumi.ComponentResource):
                 template=core.PodTemplateSpecArgs(
                     # A new credential rolls the pods that read it (see components/credentials.py).
                     metadata=meta.ObjectMetaArgs(
-                        labels=obj_labels | k8s.rocketchat_pod_labels(args.instance),
+                        labels=obj_labels | k8s.rocketchat_pod_labels(instance),
                         annotations=rollout_annotations(secrets_read(args, workload)) or None,
                     ),
                     spec=k8s.hardened_pod_spec(
@@ -136,20 +153,20 @@ class MicroserviceSet(pulumi.ComponentResource):
                         volumes=volumes,
                         selector=selector,
                         replicas=plan.replicas,
-                        placement=args.placement,
+                        placement=args.get("placement"),
                     ),
                 ),
             ),
             opts=child,
         )
-        k8s.disruption_budget(name, args.namespace, selector, obj_labels, plan.replicas, child)
+        k8s.disruption_budget(name, namespace, selector, obj_labels, plan.replicas, child)
 
         if workload.service is None:
             return deployment, None
         affinity = workload.service.client_ip_affinity
         service = core.Service(
             name,
-            metadata=k8s.metadata(name, args.namespace, obj_labels),
+            metadata=k8s.metadata(name, namespace, obj_labels),
             spec=core.ServiceSpecArgs(
                 selector=selector,
                 ports=[core.ServicePortArgs(name="http", port=workload.service.port, target_port="http")],

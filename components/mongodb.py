@@ -6,7 +6,7 @@ initiates itself. Production points `rocketchat:mongoUrl` at a managed cluster i
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from typing import NotRequired, TypedDict
 
 import pulumi
 from pulumi_kubernetes.apps import v1 as apps
@@ -14,11 +14,13 @@ from pulumi_kubernetes.core import v1 as core
 from pulumi_kubernetes.meta import v1 as meta
 
 from components import k8s
-from components.catalog import MONGODB_IMAGE, MONGODB_RESOURCES, MONGODB_UID
+from components.args import PlacementArgs, ResourcesArgs, requests_and_limits
+from components.catalog import DEFAULT_INSTANCE, MONGODB_IMAGE, MONGODB_RESOURCES, MONGODB_UID
 
 MONGODB_PORT = 27017
 REPLICA_SET = "rs0"
 DATABASE = "rocketchat"
+DEFAULT_STORAGE = "8Gi"
 
 
 def member_hosts(name: str, namespace: str, replicas: int) -> list[str]:
@@ -38,16 +40,17 @@ def initiate_script(name: str, namespace: str, replicas: int) -> str:
     )
 
 
-@dataclass
-class MongoReplicaSetArgs:
+class MongoReplicaSetArgs(TypedDict):
     namespace: str
-    replicas: int = 1
-    storage: str = "8Gi"
-    storage_class_name: str | None = None
-    instance: str = "rocketchat"
-    requests: dict[str, str] = field(default_factory=lambda: MONGODB_RESOURCES.requests)
-    limits: dict[str, str] = field(default_factory=lambda: MONGODB_RESOURCES.limits)
-    placement: k8s.Placement = field(default_factory=k8s.Placement)
+    """A plain name: the members' host names, which the replica set's config and URL list, are built from it."""
+    replicas: NotRequired[int]
+    """Members: 1, 3 or 5 (default 1)."""
+    storage: NotRequired[str]
+    """Each member's volume (default 8Gi)."""
+    storage_class_name: NotRequired[str]
+    instance: NotRequired[str]
+    resources: NotRequired[ResourcesArgs]
+    placement: NotRequired[PlacementArgs]
 
 
 class MongoReplicaSet(pulumi.ComponentResource):
@@ -58,22 +61,26 @@ class MongoReplicaSet(pulumi.ComponentResource):
     """
 
     url: pulumi.Output[str]
-    selector: dict[str, str]
+    """The replica set's connection string (a secret)."""
+    selector: pulumi.Output[dict[str, str]]
+    """The labels of the members' pods (for NetworkPolicies)."""
 
     def __init__(self, name: str, args: MongoReplicaSetArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("rocketchat:index:MongoReplicaSet", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
-        self.selector = k8s.labels("mongodb", "database", args.instance)
-        obj_labels = k8s.object_labels(self.selector)
+        namespace, replicas = args["namespace"], args.get("replicas", 1)
+        selector = k8s.labels("mongodb", "database", args.get("instance", DEFAULT_INSTANCE))
+        obj_labels = k8s.object_labels(selector)
         headless = f"{name}-headless"
+        requests, limits = requests_and_limits(MONGODB_RESOURCES, args.get("resources"))
 
         service = core.Service(
             headless,
-            metadata=k8s.metadata(headless, args.namespace, obj_labels),
+            metadata=k8s.metadata(headless, namespace, obj_labels),
             spec=core.ServiceSpecArgs(
                 cluster_ip="None",
                 publish_not_ready_addresses=True,
-                selector=self.selector,
+                selector=selector,
                 ports=[core.ServicePortArgs(name="mongodb", port=MONGODB_PORT, target_port="mongodb")],
             ),
             opts=child,
@@ -86,7 +93,7 @@ class MongoReplicaSet(pulumi.ComponentResource):
         # Only member 0 initiates; the others just wait to be added. The probe is idempotent.
         startup = mongosh(
             "if (process.env.HOSTNAME.endsWith('-0')) { "
-            + initiate_script(name, args.namespace, args.replicas)
+            + initiate_script(name, namespace, replicas)
             + " } else { db.adminCommand({ping: 1}).ok }"
         )
         container = core.ContainerArgs(
@@ -99,7 +106,7 @@ class MongoReplicaSet(pulumi.ComponentResource):
             startup_probe=core.ProbeArgs(exec_=startup, period_seconds=5, failure_threshold=60, timeout_seconds=10),
             readiness_probe=core.ProbeArgs(exec_=ping, period_seconds=10, timeout_seconds=5),
             liveness_probe=core.ProbeArgs(exec_=ping, period_seconds=20, timeout_seconds=10, failure_threshold=6),
-            resources=k8s.resources(args.requests, args.limits),
+            resources=k8s.resources(requests, limits),
             security_context=k8s.container_security(MONGODB_UID),
             volume_mounts=[
                 core.VolumeMountArgs(name="data", mount_path="/data/db"),
@@ -108,12 +115,12 @@ class MongoReplicaSet(pulumi.ComponentResource):
         )
         apps.StatefulSet(
             name,
-            metadata=k8s.metadata(name, args.namespace, obj_labels),
+            metadata=k8s.metadata(name, namespace, obj_labels),
             spec=apps.StatefulSetSpecArgs(
                 service_name=headless,
-                replicas=args.replicas,
+                replicas=replicas,
                 pod_management_policy="Parallel",
-                selector=meta.LabelSelectorArgs(match_labels=self.selector),
+                selector=meta.LabelSelectorArgs(match_labels=selector),
                 template=core.PodTemplateSpecArgs(
                     metadata=meta.ObjectMetaArgs(labels=obj_labels),
                     spec=k8s.hardened_pod_spec(
@@ -122,9 +129,9 @@ class MongoReplicaSet(pulumi.ComponentResource):
                         volumes=[
                             core.VolumeArgs(name="tmp", empty_dir=core.EmptyDirVolumeSourceArgs(size_limit="256Mi"))
                         ],
-                        selector=self.selector,
-                        replicas=args.replicas,
-                        placement=args.placement,
+                        selector=selector,
+                        replicas=replicas,
+                        placement=args.get("placement"),
                     ),
                 ),
                 volume_claim_templates=[
@@ -132,14 +139,17 @@ class MongoReplicaSet(pulumi.ComponentResource):
                         metadata=meta.ObjectMetaArgs(name="data", labels=obj_labels),
                         spec=core.PersistentVolumeClaimSpecArgs(
                             access_modes=["ReadWriteOnce"],
-                            storage_class_name=args.storage_class_name,
-                            resources=core.VolumeResourceRequirementsArgs(requests={"storage": args.storage}),
+                            storage_class_name=args.get("storage_class_name"),
+                            resources=core.VolumeResourceRequirementsArgs(
+                                requests={"storage": args.get("storage", DEFAULT_STORAGE)}
+                            ),
                         ),
                     )
                 ],
             ),
             opts=pulumi.ResourceOptions(parent=self, depends_on=[service]),
         )
-        k8s.disruption_budget(name, args.namespace, self.selector, obj_labels, args.replicas, child)
-        self.url = pulumi.Output.secret(connection_url(name, args.namespace, args.replicas))
-        self.register_outputs({"url": self.url})
+        k8s.disruption_budget(name, namespace, selector, obj_labels, replicas, child)
+        self.url = pulumi.Output.secret(connection_url(name, namespace, replicas))
+        self.selector = pulumi.Output.from_input(selector)
+        self.register_outputs({"url": self.url, "selector": self.selector})

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from typing import NotRequired, TypedDict
 
 import pulumi
 from pulumi_kubernetes.apps import v1 as apps
@@ -10,7 +10,8 @@ from pulumi_kubernetes.core import v1 as core
 from pulumi_kubernetes.meta import v1 as meta
 
 from components import k8s
-from components.catalog import NATS_IMAGE, NATS_RESOURCES, NATS_UID
+from components.args import PlacementArgs, ResourcesArgs, requests_and_limits
+from components.catalog import DEFAULT_INSTANCE, NATS_IMAGE, NATS_RESOURCES, NATS_UID
 from components.credentials import ROLLOUT_ANNOTATION_PREFIX, digest_of
 from components.passwords import GeneratedPassword
 
@@ -84,43 +85,45 @@ def client_url(password: str, host: str, port: int = CLIENT_PORT, scheme: str = 
     return f"{scheme}://{CLIENT_USER}:{password}@{host}:{port}"
 
 
-@dataclass
-class NatsClusterArgs:
+class NatsClusterArgs(TypedDict):
     namespace: pulumi.Input[str]
-    replicas: int = 1
-    instance: str = "rocketchat"
-    image: str = NATS_IMAGE
-    requests: dict[str, str] = field(default_factory=lambda: NATS_RESOURCES.requests)
-    limits: dict[str, str] = field(default_factory=lambda: NATS_RESOURCES.limits)
-    placement: k8s.Placement = field(default_factory=k8s.Placement)
+    replicas: NotRequired[int]
+    """Servers in the cluster (default 1; three is the usual size). A lone server has no cluster block."""
+    instance: NotRequired[str]
+    """The `app.kubernetes.io/instance` label of its objects (default `rocketchat`)."""
+    image: NotRequired[str]
+    resources: NotRequired[ResourcesArgs]
+    placement: NotRequired[PlacementArgs]
 
 
 class NatsCluster(pulumi.ComponentResource):
-    """A StatefulSet of NATS servers with client and route authentication.
-
-    Outputs: `client_url` (a secret: the authenticated `nats://` address), `service_name`, `labels` (the pods'
-    selector, for NetworkPolicies).
-    """
+    """A StatefulSet of NATS servers with client and route authentication, generated credentials and a PDB."""
 
     client_url: pulumi.Output[str]
+    """The authenticated `nats://` address of the cluster (a secret): Rocket.Chat's TRANSPORTER."""
     monolith_client_url: pulumi.Output[str]
+    """The same as `monolith+nats://` (a secret): a monolith clustered over NATS without microservices."""
     service_name: pulumi.Output[str]
-    selector: dict[str, str]
+    """The client Service."""
+    selector: pulumi.Output[dict[str, str]]
+    """The labels of the NATS pods (for NetworkPolicies)."""
 
     def __init__(self, name: str, args: NatsClusterArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("rocketchat:index:NatsCluster", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
-        namespace = args.namespace
+        namespace = args["namespace"]
+        replicas = args.get("replicas", 1)
         headless = f"{name}-headless"
-        self.selector = k8s.labels("nats", "nats", args.instance)
-        obj_labels = k8s.object_labels(self.selector)
+        selector = k8s.labels("nats", "nats", args.get("instance", DEFAULT_INSTANCE))
+        obj_labels = k8s.object_labels(selector)
+        requests, limits = requests_and_limits(NATS_RESOURCES, args.get("resources"))
 
         # Random credentials, generated once per stack and kept (encrypted) in its state.
         client_password = GeneratedPassword(f"{name}-client-password", opts=child)
         route_password = GeneratedPassword(f"{name}-route-password", opts=child)
 
         def routes(ns: str) -> list[str]:
-            return [f"{name}-{i}.{headless}.{ns}.svc.cluster.local:{CLUSTER_PORT}" for i in range(args.replicas)]
+            return [f"{name}-{i}.{headless}.{ns}.svc.cluster.local:{CLUSTER_PORT}" for i in range(replicas)]
 
         config_text = pulumi.Output.all(namespace, client_password.result, route_password.result).apply(
             lambda v: render_nats_config(client_password=v[1], route_password=v[2], routes=routes(v[0]))
@@ -145,7 +148,7 @@ class NatsCluster(pulumi.ComponentResource):
                 cluster_ip="None",
                 # Routes must resolve while peers are still starting, or the cluster never forms.
                 publish_not_ready_addresses=True,
-                selector=self.selector,
+                selector=selector,
                 ports=[core.ServicePortArgs(name=n, port=p, target_port=n) for n, p in ports.items()],
             ),
             opts=child,
@@ -154,7 +157,7 @@ class NatsCluster(pulumi.ComponentResource):
             name,
             metadata=k8s.metadata(name, namespace, obj_labels),
             spec=core.ServiceSpecArgs(
-                selector=self.selector,
+                selector=selector,
                 ports=[core.ServicePortArgs(name="client", port=CLIENT_PORT, target_port="client")],
             ),
             opts=child,
@@ -162,7 +165,7 @@ class NatsCluster(pulumi.ComponentResource):
 
         container = core.ContainerArgs(
             name="nats",
-            image=args.image,
+            image=args.get("image", NATS_IMAGE),
             image_pull_policy=k8s.IMAGE_PULL_POLICY,
             args=["--config", f"{CONFIG_DIR}/nats.conf"],
             env=[
@@ -183,7 +186,7 @@ class NatsCluster(pulumi.ComponentResource):
                     exec_=core.ExecActionArgs(command=["nats-server", f"--signal=ldm={PID_FILE}"])
                 )
             ),
-            resources=k8s.resources(args.requests, args.limits),
+            resources=k8s.resources(requests, limits),
             security_context=k8s.container_security(NATS_UID),
             volume_mounts=[
                 core.VolumeMountArgs(name="config", mount_path=CONFIG_DIR, read_only=True),
@@ -195,9 +198,9 @@ class NatsCluster(pulumi.ComponentResource):
             metadata=k8s.metadata(name, namespace, obj_labels),
             spec=apps.StatefulSetSpecArgs(
                 service_name=headless,
-                replicas=args.replicas,
+                replicas=replicas,
                 pod_management_policy="Parallel",
-                selector=meta.LabelSelectorArgs(match_labels=self.selector),
+                selector=meta.LabelSelectorArgs(match_labels=selector),
                 template=core.PodTemplateSpecArgs(
                     metadata=meta.ObjectMetaArgs(
                         labels=obj_labels, annotations={f"{ROLLOUT_ANNOTATION_PREFIX}nats-conf": config_digest}
@@ -212,9 +215,9 @@ class NatsCluster(pulumi.ComponentResource):
                             ),
                             core.VolumeArgs(name="run", empty_dir=core.EmptyDirVolumeSourceArgs(size_limit="16Mi")),
                         ],
-                        selector=self.selector,
-                        replicas=args.replicas,
-                        placement=args.placement,
+                        selector=selector,
+                        replicas=replicas,
+                        placement=args.get("placement"),
                         # Longer than the lame-duck duration so clients drain before the kill.
                         termination_grace_period_seconds=60,
                     ),
@@ -222,7 +225,7 @@ class NatsCluster(pulumi.ComponentResource):
             ),
             opts=pulumi.ResourceOptions(parent=self, depends_on=[headless_service]),
         )
-        k8s.disruption_budget(name, namespace, self.selector, obj_labels, args.replicas, child)
+        k8s.disruption_budget(name, namespace, selector, obj_labels, replicas, child)
 
         self.service_name = client_service.metadata.name
         host = pulumi.Output.concat(self.service_name, ".", namespace, ".svc.cluster.local")
@@ -234,4 +237,12 @@ class NatsCluster(pulumi.ComponentResource):
                 lambda v: client_url(v[0], v[1], scheme="monolith+nats")
             )
         )
-        self.register_outputs({"client_url": self.client_url, "service_name": self.service_name})
+        self.selector = pulumi.Output.from_input(selector)
+        self.register_outputs(
+            {
+                "client_url": self.client_url,
+                "monolith_client_url": self.monolith_client_url,
+                "service_name": self.service_name,
+                "selector": self.selector,
+            }
+        )

@@ -12,7 +12,7 @@ while the stack switches.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NotRequired, TypedDict
 
 import pulumi
 from pulumi_kubernetes.meta import v1 as meta
@@ -21,6 +21,7 @@ from pulumi_kubernetes.networking import v1 as networking
 from components import k8s
 from components.catalog import (
     APP_PORT,
+    DEFAULT_INSTANCE,
     MOLECULER_METRICS_PORT,
     MONOLITH_PROMETHEUS_PORT,
     WORKLOADS,
@@ -29,17 +30,24 @@ from components.mongodb import MONGODB_PORT
 from components.nats import CLIENT_PORT, CLUSTER_PORT, MONITOR_PORT
 
 
-@dataclass
-class StackNetworkPoliciesArgs:
+class StackNetworkPoliciesArgs(TypedDict):
     namespace: pulumi.Input[str]
-    instance: str
+    instance: NotRequired[str]
     """The stack's instance: the label every Rocket.Chat pod of it carries, and the policies' name prefix."""
-    ingress_namespace: str
-    monitoring_namespace: str
-    nats_pods: dict[str, str] | None = None
-    mongo_pods: dict[str, str] | None = None
-    default_deny: bool = True
+    ingress_namespace: NotRequired[str]
+    """Where the ingress controller runs (default `ingress-nginx`): the only source of web traffic."""
+    monitoring_namespace: NotRequired[str]
+    """Where Prometheus runs (default `monitoring`): the only source of scrapes."""
+    nats_pods: NotRequired[pulumi.Input[dict[str, str]]]
+    """The labels of the NATS pods, when the stack runs its own NatsCluster."""
+    mongo_pods: NotRequired[pulumi.Input[dict[str, str]]]
+    """The labels of the in-cluster MongoDB's pods, when the stack runs one."""
+    default_deny: NotRequired[bool]
     """False when the chart brings pods of its own (bundled NATS or MongoDB) that these rules do not describe."""
+
+
+DEFAULT_INGRESS_NAMESPACE = "ingress-nginx"
+DEFAULT_MONITORING_NAMESPACE = "monitoring"
 
 
 def rocketchat_pods(instance: str) -> meta.LabelSelectorArgs:
@@ -71,64 +79,66 @@ def _ports(*numbers: int) -> list[networking.NetworkPolicyPortArgs]:
 
 
 class StackNetworkPolicies(pulumi.ComponentResource):
+    """Default-deny ingress for the namespace, and the paths the stack needs (bus, database, web, metrics)."""
+
     def __init__(self, name: str, args: StackNetworkPoliciesArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("rocketchat:index:StackNetworkPolicies", name, None, opts)
-        obj_labels = k8s.object_labels(k8s.labels("rocketchat", "network-policy", args.instance))
-        rocketchat_peer = networking.NetworkPolicyPeerArgs(pod_selector=rocketchat_pods(args.instance))
-        monitoring_peer = _from_namespace(args.monitoring_namespace)
+        instance = args.get("instance", DEFAULT_INSTANCE)
+        namespace = args["namespace"]
+        nats_pods, mongo_pods = args.get("nats_pods"), args.get("mongo_pods")
+        obj_labels = k8s.object_labels(k8s.labels("rocketchat", "network-policy", instance))
+        rocketchat_peer = networking.NetworkPolicyPeerArgs(pod_selector=rocketchat_pods(instance))
+        monitoring_peer = _from_namespace(args.get("monitoring_namespace", DEFAULT_MONITORING_NAMESPACE))
 
         def policy(
             suffix: str, pods: meta.LabelSelectorArgs, rules: list[networking.NetworkPolicyIngressRuleArgs]
         ) -> networking.NetworkPolicy:
-            policy_name = f"{args.instance}-{suffix}"
+            policy_name = f"{instance}-{suffix}"
             return networking.NetworkPolicy(
                 policy_name,
-                metadata=k8s.metadata(policy_name, args.namespace, obj_labels),
+                metadata=k8s.metadata(policy_name, namespace, obj_labels),
                 spec=networking.NetworkPolicySpecArgs(pod_selector=pods, policy_types=["Ingress"], ingress=rules),
                 opts=pulumi.ResourceOptions(parent=self),
             )
 
-        if args.default_deny:
+        if args.get("default_deny", True):
             policy("default-deny-ingress", meta.LabelSelectorArgs(), [])
 
         policy(
             "web",
-            entry_pods(args.instance),
+            entry_pods(instance),
             [
                 networking.NetworkPolicyIngressRuleArgs(
-                    from_=[_from_namespace(args.ingress_namespace)], ports=_ports(APP_PORT)
+                    from_=[_from_namespace(args.get("ingress_namespace", DEFAULT_INGRESS_NAMESPACE))],
+                    ports=_ports(APP_PORT),
                 )
             ],
         )
         policy(
             "metrics",
-            rocketchat_pods(args.instance),
+            rocketchat_pods(instance),
             [
                 networking.NetworkPolicyIngressRuleArgs(
                     from_=[monitoring_peer], ports=_ports(MONOLITH_PROMETHEUS_PORT, MOLECULER_METRICS_PORT)
                 )
             ],
         )
-        if args.nats_pods is not None:
-            nats_peer = networking.NetworkPolicyPeerArgs(
-                pod_selector=meta.LabelSelectorArgs(match_labels=args.nats_pods)
-            )
+        if nats_pods is not None:
+            nats_peer = networking.NetworkPolicyPeerArgs(pod_selector=meta.LabelSelectorArgs(match_labels=nats_pods))
             policy(
                 "nats",
-                meta.LabelSelectorArgs(match_labels=args.nats_pods),
+                meta.LabelSelectorArgs(match_labels=nats_pods),
                 [
                     networking.NetworkPolicyIngressRuleArgs(from_=[rocketchat_peer], ports=_ports(CLIENT_PORT)),
                     networking.NetworkPolicyIngressRuleArgs(from_=[nats_peer], ports=_ports(CLUSTER_PORT)),
                     networking.NetworkPolicyIngressRuleArgs(from_=[monitoring_peer], ports=_ports(MONITOR_PORT)),
                 ],
             )
-        if args.mongo_pods is not None:
-            mongo_peer = networking.NetworkPolicyPeerArgs(
-                pod_selector=meta.LabelSelectorArgs(match_labels=args.mongo_pods)
-            )
+        if mongo_pods is not None:
+            mongo_peer = networking.NetworkPolicyPeerArgs(pod_selector=meta.LabelSelectorArgs(match_labels=mongo_pods))
             policy(
                 "mongodb",
-                meta.LabelSelectorArgs(match_labels=args.mongo_pods),
+                meta.LabelSelectorArgs(match_labels=mongo_pods),
                 [
                     networking.NetworkPolicyIngressRuleArgs(
                         from_=[rocketchat_peer, mongo_peer], ports=_ports(MONGODB_PORT)

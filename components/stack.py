@@ -2,71 +2,184 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NotRequired, TypedDict
 
 import pulumi
 from pulumi_kubernetes.core import v1 as core
 from pulumi_kubernetes.meta import v1 as meta
 
 from components import k8s
-from components.catalog import DDP_STREAMER, MONGODB_RESOURCES, MONOLITH, NATS_RESOURCES
-from components.credentials import SecretKey, digest_of
-from components.ingress import RocketChatIngress, RocketChatIngressArgs, dns_records
-from components.microservices import MicroserviceSet, MicroserviceSetArgs
-from components.mongodb import MongoReplicaSet, MongoReplicaSetArgs
-from components.nats import NatsCluster, NatsClusterArgs
-from components.network import StackNetworkPolicies, StackNetworkPoliciesArgs
+from components.args import PlacementArgs, ResourcesArgs, WorkloadArgs
+from components.catalog import DDP_STREAMER, DEFAULT_INSTANCE, MONOLITH
+from components.credentials import (
+    LICENSE_KEY,
+    MONGO_SECRET_KEY,
+    MONOLITH_TRANSPORTER_KEY,
+    TRANSPORTER_KEY,
+    digest_of,
+    secret_key,
+)
+from components.ingress import DEFAULT_CLASS, DEFAULT_DNS_TTL, RocketChatIngress, dns_records
+from components.microservices import MicroserviceSet
+from components.mongodb import MongoReplicaSet
+from components.nats import NatsCluster
+from components.network import DEFAULT_INGRESS_NAMESPACE, DEFAULT_MONITORING_NAMESPACE, StackNetworkPolicies
 from components.passwords import GeneratedPassword
-from components.settings import Settings, resolve_resources
+from components.planning import MonolithArgs, ServicesArgs, plan_workloads
+from components.release import DEFAULT_RELEASE_NAME, ChartArgs
+from components.release_values import BundledMongoArgs
 
-MONGO_SECRET_KEY = "mongo-uri"  # the key name the official chart reads
-TRANSPORTER_KEY = "transporter"
-MONOLITH_TRANSPORTER_KEY = "monolith-transporter"
-LICENSE_KEY = "license"
+DEFAULT_NAMESPACE = "rocketchat"
+EXTERNAL_DNS_PREFIX = "external-dns.alpha.kubernetes.io/"
 
 
-@dataclass
-class RocketChatStackArgs:
-    settings: Settings
+class NatsSettingsArgs(TypedDict, total=False):
+    replicas: int
+    """Servers of the stack's NatsCluster (default 1), or of the chart's NATS with `bundled`."""
+    bundled: bool
+    """Helm mode: the chart's own NATS instead of the stack's NatsCluster."""
+    resources: ResourcesArgs
+
+
+class MongoSettingsArgs(TypedDict, total=False):
+    in_cluster: BundledMongoArgs
+    """A MongoDB replica set in the cluster, for development (raw: MongoReplicaSet; helm: the chart's)."""
+
+
+class TlsArgs(TypedDict, total=False):
+    secret_name: str
+    cluster_issuer: str
+
+
+class IngressSettingsArgs(TypedDict, total=False):
+    class_name: str
+    annotations: dict[str, str]
+    tls: TlsArgs
+    sticky_sessions: bool
+    skip_await: bool
+    controller_namespace: str
+    """Where the ingress controller runs: the only namespace the web pods take traffic from."""
+
+
+class DnsArgs(TypedDict, total=False):
+    ttl: int
+    external_dns: bool
+    """Annotate the Ingress for external-dns."""
+    annotation_prefix: str
+
+
+class MonitoringArgs(TypedDict, total=False):
+    namespace: str
+    """Where Prometheus runs: the only namespace the metrics ports take traffic from."""
+    pod_monitor: bool
+
+
+class RocketChatStackArgs(TypedDict):
+    """A whole Rocket.Chat installation, in the words of the stack config (README: "Configuring a stack")."""
+
+    mode: str
+    """`raw` (the components' own Kubernetes objects) or `helm` (the official chart)."""
+    host: str
+    version: str
+    namespace: NotRequired[str]
+    create_namespace: NotRequired[bool]
+    instance: NotRequired[str]
+    microservices: NotRequired[bool]
+    concurrent_users: NotRequired[int]
+    monolith: NotRequired[MonolithArgs]
+    services: NotRequired[ServicesArgs]
+    nats: NotRequired[NatsSettingsArgs]
+    mongodb: NotRequired[MongoSettingsArgs]
+    mongo_url: NotRequired[pulumi.Input[str]]
+    """The external MongoDB replica set's URL (a secret); required unless `mongodb.in_cluster` is given."""
+    license: NotRequired[pulumi.Input[str]]
+    """The Enterprise licence (a secret)."""
+    chart: NotRequired[ChartArgs]
+    ingress: NotRequired[IngressSettingsArgs]
+    dns: NotRequired[DnsArgs]
+    scheduling: NotRequired[PlacementArgs]
+    monitoring: NotRequired[MonitoringArgs]
+
+
+def stack_instance(args: RocketChatStackArgs) -> str:
+    """Names and labels the stack's own objects: `instance`, else the default in raw mode and the release in helm."""
+    if args.get("instance"):
+        return args["instance"]
+    if args["mode"] == "helm":
+        return (args.get("chart") or {}).get("release_name", DEFAULT_RELEASE_NAME)
+    return DEFAULT_INSTANCE
+
+
+def stack_url(args: RocketChatStackArgs) -> str:
+    tls = (args.get("ingress") or {}).get("tls")
+    return f"{'https' if tls else 'http'}://{args['host']}"
+
+
+def replica_counts(args: RocketChatStackArgs) -> dict[str, int]:
+    """Pods per workload, as the `replicas` output gives them: Rocket.Chat's, NATS (ours or the chart's), MongoDB."""
+    plans, _ = plan_workloads(sizing(args))
+    counts = {p.workload.name: p.replicas for p in plans}
+    counts["nats"] = (args.get("nats") or {}).get("replicas", 1)
+    in_cluster = (args.get("mongodb") or {}).get("in_cluster")
+    if in_cluster is not None:
+        counts["mongodb"] = in_cluster.get("replicas", 1)
+    return counts
+
+
+def sizing(args: RocketChatStackArgs) -> Any:
+    return {
+        "version": args["version"],
+        "microservices": args.get("microservices", True),
+        "concurrent_users": args.get("concurrent_users", 0),
+        "monolith": args.get("monolith") or {},
+        "services": args.get("services") or {},
+        "licensed": args.get("license") is not None,
+    }
 
 
 class RocketChatStack(pulumi.ComponentResource):
-    """Namespace, NATS, MongoDB (in-cluster or external), Rocket.Chat (raw or Helm), NetworkPolicies and Ingress.
+    """Namespace, NATS, MongoDB (in-cluster or external), Rocket.Chat (raw or Helm), NetworkPolicies and Ingress."""
 
-    Its attributes are the stack outputs of the contract (see the README).
-    """
-
-    url: str
-    host: str
+    url: pulumi.Output[str]
+    """What users open (`ROOT_URL`)."""
+    host: pulumi.Output[str]
     namespace: pulumi.Output[str]
-    mode: str
-    version: str
+    mode: pulumi.Output[str]
+    version: pulumi.Output[str]
     ingress_address: pulumi.Output[str]
+    """The load balancer's IP or host name once the ingress controller publishes one; "" until then."""
     dns_records: pulumi.Output[list[dict[str, Any]]]
-    replicas: dict[str, int]
-    instance: str
+    """What DNS should hold for the host: an A, AAAA or CNAME record of the address (none until there is one)."""
+    replicas: pulumi.Output[dict[str, int]]
+    """Pods per workload."""
+    instance: pulumi.Output[str]
+    """The name and label the stack's own objects carry."""
 
     def __init__(self, name: str, args: RocketChatStackArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("rocketchat:index:RocketChatStack", name, None, opts)
-        settings = args.settings
-        config = settings.config
-        helm = settings.mode == "helm"
-        instance = settings.instance
-        placement = k8s.Placement(
-            tolerations=[t.model_dump(exclude_none=True) for t in config.scheduling.tolerations],
-            node_selector=dict(config.scheduling.node_selector),
-        )
+        helm = args["mode"] == "helm"
+        instance = stack_instance(args)
+        url = stack_url(args)
+        nats_settings = args.get("nats") or {}
+        in_cluster = (args.get("mongodb") or {}).get("in_cluster")
+        placement = args.get("scheduling") or {}
+        microservices = args.get("microservices", True)
+        plans, _ = plan_workloads(sizing(args))
+        workloads: list[WorkloadArgs] = [
+            {"key": p.workload.key, "replicas": p.replicas, "resources": {"requests": p.requests, "limits": p.limits}}
+            for p in plans
+        ]
         child = pulumi.ResourceOptions(parent=self)
 
-        # The namespace: the stack's own, or (createNamespace: false) one its owner made, with their labels and quotas.
+        # The namespace: the stack's own, or (create_namespace False) one its owner made, with their labels and quotas.
+        namespace_name = args.get("namespace", DEFAULT_NAMESPACE)
         namespace: core.Namespace | None = None
-        ns: pulumi.Input[str] = settings.namespace
-        if settings.create_namespace:
+        ns: pulumi.Input[str] = namespace_name
+        if args.get("create_namespace", True):
             namespace = core.Namespace(
-                settings.namespace,
+                namespace_name,
                 metadata=meta.ObjectMetaArgs(
-                    name=settings.namespace,
+                    name=namespace_name,
                     labels={
                         "app.kubernetes.io/part-of": k8s.PART_OF,
                         "app.kubernetes.io/managed-by": "pulumi",
@@ -95,162 +208,182 @@ class RocketChatStack(pulumi.ComponentResource):
                 opts=in_ns,
             )
 
-        def read(source: core.Secret | None, name: str, key: str, value: pulumi.Input[str] | None) -> SecretKey | None:
+        def read(source: core.Secret | None, name: str, key: str, value: pulumi.Input[str] | None) -> Any:
             """A key of one of these Secrets as the pods read it: by its plain name in helm mode (readable values),
             by the Secret's output in raw mode (which also orders the Deployments after it)."""
             if source is None or value is None:
                 return None
-            return SecretKey(name if helm else source.metadata.name, key, digest_of(rollout_key, value))
+            return secret_key(name if helm else source.metadata.name, key, digest_of(rollout_key, value))
 
         # NATS: ours (authenticated, clustered) unless a helm stack asks for the chart's bundled one.
         nats: NatsCluster | None = None
         bus_secret: core.Secret | None = None
-        if not (helm and config.nats.bundled):
-            nats_requests, nats_limits = resolve_resources(NATS_RESOURCES, config.nats.resources)
+        bus_urls: dict[str, pulumi.Input[str]] = {}
+        if not (helm and nats_settings.get("bundled")):
             nats = NatsCluster(
                 "nats",
-                NatsClusterArgs(
-                    namespace=ns,
-                    replicas=config.nats.replicas,
-                    instance=instance,
-                    requests=nats_requests,
-                    limits=nats_limits,
-                    placement=placement,
-                ),
+                {
+                    "namespace": ns,
+                    "replicas": nats_settings.get("replicas", 1),
+                    "instance": instance,
+                    "resources": nats_settings.get("resources") or {},
+                    "placement": placement,
+                },
                 opts=in_ns,
             )
             bus_urls = {TRANSPORTER_KEY: nats.client_url, MONOLITH_TRANSPORTER_KEY: nats.monolith_client_url}
             bus_secret = secret(f"{instance}-bus", bus_urls)
 
-        # MongoDB: the external replica set from the `mongoUrl` secret, or an in-cluster one for development.
+        # MongoDB: the external replica set of `mongo_url`, or an in-cluster one for development.
         mongo: MongoReplicaSet | None = None
         mongo_url: pulumi.Input[str] | None = None
-        if config.mongo_url is not None:
-            mongo_url = pulumi.Output.secret(config.mongo_url.get_secret_value())
-        elif config.mongodb.in_cluster is not None and not helm:
-            in_cluster = config.mongodb.in_cluster
-            mongo_requests, mongo_limits = resolve_resources(MONGODB_RESOURCES, in_cluster.resources)
+        if args.get("mongo_url") is not None:
+            mongo_url = pulumi.Output.secret(args["mongo_url"])
+        elif in_cluster is not None and not helm:
             mongo = MongoReplicaSet(
                 "mongodb",
-                MongoReplicaSetArgs(
-                    namespace=settings.namespace,
-                    replicas=in_cluster.replicas,
-                    storage=in_cluster.storage,
-                    storage_class_name=in_cluster.storage_class_name,
-                    instance=instance,
-                    requests=mongo_requests,
-                    limits=mongo_limits,
-                    placement=placement,
+                _without_none(
+                    {
+                        "namespace": namespace_name,
+                        "replicas": in_cluster.get("replicas"),
+                        "storage": in_cluster.get("storage"),
+                        "storage_class_name": in_cluster.get("storage_class_name"),
+                        "instance": instance,
+                        "resources": in_cluster.get("resources"),
+                        "placement": placement,
+                    }
                 ),
                 opts=in_ns,
             )
             mongo_url = mongo.url
         mongo_secret = secret(f"{instance}-mongodb", {MONGO_SECRET_KEY: mongo_url}) if mongo_url is not None else None
-        license_value = config.license.get_secret_value() if config.license else None
+        license_value = pulumi.Output.secret(args["license"]) if args.get("license") is not None else None
         license_secret = secret(f"{instance}-license", {LICENSE_KEY: license_value}) if license_value else None
 
         # A monolith alone reads `monolith+nats://`: plain `nats://` would switch it into microservices mode.
-        transporter_key = TRANSPORTER_KEY if settings.microservices else MONOLITH_TRANSPORTER_KEY
+        transporter_key = TRANSPORTER_KEY if microservices else MONOLITH_TRANSPORTER_KEY
         mongo_read = read(mongo_secret, f"{instance}-mongodb", MONGO_SECRET_KEY, mongo_url)
-        transporter_read = read(
-            bus_secret, f"{instance}-bus", transporter_key, bus_urls[transporter_key] if bus_secret else None
-        )
+        transporter_read = read(bus_secret, f"{instance}-bus", transporter_key, bus_urls.get(transporter_key))
         license_read = read(license_secret, f"{instance}-license", LICENSE_KEY, license_value)
-        # Rocket.Chat starts only once what it reads exists (a component's depends_on reaches its resources).
+        # Rocket.Chat starts only once what it reads exists (see components/k8s.py on depends_on and children).
         needs = pulumi.ResourceOptions(
             parent=self,
             depends_on=[r for r in (namespace, nats, bus_secret, mongo_secret, license_secret) if r is not None],
         )
         if helm:
-            from components.release import RocketChatRelease, RocketChatReleaseArgs
+            from components.release import RocketChatRelease
 
             release = RocketChatRelease(
                 "rocketchat",
-                RocketChatReleaseArgs(
-                    settings=settings,
-                    namespace=ns,
-                    # Plain names, not outputs: the values stay readable in previews; depends_on orders creation.
-                    mongo_secret=mongo_read,
-                    transporter_secret=transporter_read,
-                    license_secret=license_read,
+                _without_none(
+                    {
+                        "namespace": ns,
+                        "version": args["version"],
+                        "root_url": url,
+                        "workloads": workloads,
+                        "chart": args.get("chart") or {},
+                        "instance": instance,
+                        # Plain names, not outputs: the values stay readable in previews; depends_on orders creation.
+                        "mongo_secret": mongo_read,
+                        "bundled_mongodb": in_cluster if mongo_read is None else None,
+                        "transporter_secret": transporter_read,
+                        "bundled_nats_replicas": nats_settings.get("replicas", 1),
+                        "license_secret": license_read,
+                        "placement": placement,
+                        "pod_monitor": (args.get("monitoring") or {}).get("pod_monitor", False),
+                    }
                 ),
                 opts=needs,
             )
             monolith_service: pulumi.Input[str] = release.monolith_service
             ddp_streamer_service: pulumi.Input[str] | None = release.ddp_streamer_service
-            workloads: pulumi.Resource = release
+            rocketchat: pulumi.Resource = release
         else:
             assert mongo_read is not None and transporter_read is not None
-            microservices = MicroserviceSet(
+            rocketchat_set = MicroserviceSet(
                 "rocketchat",
-                MicroserviceSetArgs(
-                    namespace=ns,
-                    version=str(config.version),
-                    root_url=settings.url,
-                    workloads=settings.workloads,
-                    mongo_url=mongo_read,
-                    transporter=transporter_read,
-                    license=license_read,
-                    instance=instance,
-                    placement=placement,
+                _without_none(
+                    {
+                        "namespace": ns,
+                        "version": args["version"],
+                        "root_url": url,
+                        "workloads": workloads,
+                        "mongo_url": mongo_read,
+                        "transporter": transporter_read,
+                        "license": license_read,
+                        "instance": instance,
+                        "placement": placement,
+                    }
                 ),
                 opts=needs,
             )
-            monolith_service = microservices.service_names[MONOLITH.key]
-            ddp_streamer_service = microservices.service_names.get(DDP_STREAMER.key)
-            workloads = microservices
+            monolith_service = rocketchat_set.service_names.apply(lambda names: names[MONOLITH.key])
+            ddp_streamer_service = (
+                rocketchat_set.service_names.apply(lambda names: names[DDP_STREAMER.key]) if microservices else None
+            )
+            rocketchat = rocketchat_set
 
+        ingress_settings = args.get("ingress") or {}
+        monitoring = args.get("monitoring") or {}
         StackNetworkPolicies(
             "network",
-            StackNetworkPoliciesArgs(
-                namespace=ns,
-                instance=instance,
-                ingress_namespace=config.ingress.controller_namespace,
-                monitoring_namespace=config.monitoring.namespace,
-                nats_pods=nats.selector if nats else None,
-                mongo_pods=mongo.selector if mongo else None,
-                # The chart's own NATS or MongoDB pods have no allow rules here: do not cut them off.
-                default_deny=nats is not None and (mongo is not None or mongo_url is not None),
+            _without_none(
+                {
+                    "namespace": ns,
+                    "instance": instance,
+                    "ingress_namespace": ingress_settings.get("controller_namespace", DEFAULT_INGRESS_NAMESPACE),
+                    "monitoring_namespace": monitoring.get("namespace", DEFAULT_MONITORING_NAMESPACE),
+                    "nats_pods": nats.selector if nats else None,
+                    "mongo_pods": mongo.selector if mongo else None,
+                    # The chart's own NATS or MongoDB pods have no allow rules here: do not cut them off.
+                    "default_deny": nats is not None and (mongo is not None or mongo_url is not None),
+                }
             ),
             # After the workloads: pods that are rolling to carry the instance label keep what they are allowed
             # until they all carry it (and on a first `up`, nothing is denied while the pods start).
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[r for r in (namespace, workloads) if r is not None]),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[r for r in (namespace, rocketchat) if r is not None]),
         )
 
-        tls = config.ingress.tls
+        tls = ingress_settings.get("tls") or {}
+        dns = args.get("dns") or {}
+        ttl = dns.get("ttl", DEFAULT_DNS_TTL)
         ingress = RocketChatIngress(
             instance,
-            RocketChatIngressArgs(
-                namespace=ns,
-                host=settings.host,
-                monolith_service=monolith_service,
-                ddp_streamer_service=ddp_streamer_service,  # None for a monolith alone: no ddp-streamer runs
-                class_name=config.ingress.class_name,
-                tls_secret_name=tls.secret_name if tls else None,
-                cluster_issuer=tls.cluster_issuer if tls else None,
-                sticky_sessions=config.ingress.sticky_sessions,
-                annotations=dict(config.ingress.annotations),
-                external_dns_prefix=config.dns.annotation_prefix if config.dns.external_dns else None,
-                dns_ttl=config.dns.ttl,
-                skip_await=config.ingress.skip_await,
-                instance=instance,
+            _without_none(
+                {
+                    "namespace": ns,
+                    "host": args["host"],
+                    "monolith_service": monolith_service,
+                    "ddp_streamer_service": ddp_streamer_service,  # None for a monolith alone: no ddp-streamer runs
+                    "class_name": ingress_settings.get("class_name", DEFAULT_CLASS),
+                    "tls_secret_name": tls.get("secret_name"),
+                    "cluster_issuer": tls.get("cluster_issuer"),
+                    "sticky_sessions": ingress_settings.get("sticky_sessions", True),
+                    "annotations": dict(ingress_settings.get("annotations") or {}),
+                    "external_dns_prefix": dns.get("annotation_prefix", EXTERNAL_DNS_PREFIX)
+                    if dns.get("external_dns")
+                    else None,
+                    "dns_ttl": ttl,
+                    "skip_await": ingress_settings.get("skip_await", False),
+                    "instance": instance,
+                }
             ),
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[workloads]),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[rocketchat]),
         )
 
-        self.url = settings.url
-        self.host = settings.host
-        self.namespace = ns
-        self.mode = settings.mode
-        self.version = str(config.version)
-        # "" until the controller publishes an address: the engine drops an output whose value is null.
-        self.ingress_address = ingress.address.apply(lambda address: address or "")
-        self.dns_records = ingress.address.apply(lambda address: dns_records(settings.host, address, config.dns.ttl))
-        self.replicas = settings.replicas
-        self.instance = instance
+        host = args["host"]
+        self.url = pulumi.Output.from_input(url)
+        self.host = pulumi.Output.from_input(host)
+        self.namespace = pulumi.Output.from_input(ns)
+        self.mode = pulumi.Output.from_input(args["mode"])
+        self.version = pulumi.Output.from_input(args["version"])
+        self.ingress_address = ingress.address
+        self.dns_records = ingress.address.apply(lambda address: dns_records(host, address, ttl))
+        self.replicas = pulumi.Output.from_input(replica_counts(args))
+        self.instance = pulumi.Output.from_input(instance)
         self.register_outputs(
             {
-                # Not a stack output: the next run reads it back to keep this stack's objects (deployed.py).
+                # Not a stack output: the next run reads it back to keep this stack's objects (stack_config).
                 "instance": self.instance,
                 "url": self.url,
                 "host": self.host,
@@ -262,3 +395,8 @@ class RocketChatStack(pulumi.ComponentResource):
                 "replicas": self.replicas,
             }
         )
+
+
+def _without_none(values: dict[str, Any]) -> Any:
+    """Args with the keys the stack leaves unset taken out (a TypedDict's optional keys are absent, not None)."""
+    return {k: v for k, v in values.items() if v is not None}

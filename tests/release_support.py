@@ -11,7 +11,7 @@ from typing import Any
 import yaml
 
 from components.passwords import PASSWORD_TYPE
-from components.settings import Settings, decode_stack_config, load_settings
+from stack_config import Settings, decode_stack_config, load_settings
 from tools.engine import PROJECT_DIR, Recording, Resource, contains_secret, reveal, run_program, stack_config
 
 RELEASE_TYPE = "kubernetes:helm.sh/v3:Release"

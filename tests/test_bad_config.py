@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 import yaml
 
-from components.settings import ConfigError
+from stack_config import ConfigError
 from tools.engine import PLACEHOLDER_SECRETS, PROJECT_DIR, Recording, Secret, run_program
 
 MONGO_PASSWORD = "Hunter2-do-not-print"

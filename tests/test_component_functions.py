@@ -5,9 +5,10 @@ from __future__ import annotations
 from urllib.parse import quote
 
 import pytest
+from pulumi_kubernetes.networking import v1 as networking
 
 from components.catalog import BROKER_ENV, MICROSERVICES, WORKLOADS
-from components.ingress import RocketChatIngressArgs, dns_records, ingress_annotations, load_balancer_address
+from components.ingress import dns_records, ingress_annotations, load_balancer_address
 from components.mongodb import connection_url, initiate_script
 from components.nats import client_url, render_nats_config
 from components.passwords import ALPHABET, _PasswordProvider, generate
@@ -48,19 +49,28 @@ def test_mongodb_url_lists_every_member_and_names_the_replica_set() -> None:
     assert "NotYetInitialized" in script
 
 
+def status(*entries: dict[str, str]) -> networking.outputs.IngressStatus:
+    """An Ingress status as the SDK hands it over, typed, from the real engine and the test engine alike."""
+    return networking.outputs.IngressStatus(
+        load_balancer=networking.outputs.IngressLoadBalancerStatus(
+            ingress=[networking.outputs.IngressLoadBalancerIngress(**e) for e in entries]
+        )
+    )
+
+
 @pytest.mark.parametrize(
-    ("status", "address"),
+    ("given", "address"),
     [
         (None, None),
-        ({}, None),
-        ({"loadBalancer": {"ingress": []}}, None),
-        ({"loadBalancer": {"ingress": [{"ip": "198.51.100.4"}]}}, "198.51.100.4"),
-        ({"load_balancer": {"ingress": [{"hostname": "lb.example.net"}]}}, "lb.example.net"),
-        ({"loadBalancer": {"ingress": [{}, {"hostname": "second.example.net"}]}}, "second.example.net"),
+        (networking.outputs.IngressStatus(), None),
+        (status(), None),
+        (status({"ip": "198.51.100.4"}), "198.51.100.4"),
+        (status({"hostname": "lb.example.net"}), "lb.example.net"),
+        (status({}, {"hostname": "second.example.net"}), "second.example.net"),
     ],
 )
-def test_load_balancer_address_from_ingress_status(status, address) -> None:
-    assert load_balancer_address(status) == address
+def test_load_balancer_address_from_ingress_status(given, address) -> None:
+    assert load_balancer_address(given) == address
 
 
 @pytest.mark.parametrize(
@@ -75,11 +85,11 @@ def test_dns_record_type_follows_the_address(address: str, record_type: str) -> 
 
 
 def test_nginx_tuning_only_for_the_nginx_class() -> None:
-    nginx = ingress_annotations(RocketChatIngressArgs(namespace="n", host="h.example.com", monolith_service="m"))
+    nginx = ingress_annotations({"namespace": "n", "host": "h.example.com", "monolith_service": "m"})
     assert nginx["nginx.ingress.kubernetes.io/proxy-send-timeout"] == "3600"
     assert nginx["nginx.ingress.kubernetes.io/affinity"] == "cookie"
     traefik = ingress_annotations(
-        RocketChatIngressArgs(namespace="n", host="h.example.com", monolith_service="m", class_name="traefik")
+        {"namespace": "n", "host": "h.example.com", "monolith_service": "m", "class_name": "traefik"}
     )
     assert not [k for k in traefik if k.startswith("nginx.")]
 

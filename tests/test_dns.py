@@ -18,7 +18,7 @@ import dns.zone
 import pytest
 import yaml
 
-from components.settings import DnsConfig
+from stack_config.schema import DnsConfig
 from tools import dns as dns_tool
 from tools.engine import reveal, run_program, stack_config
 

@@ -12,9 +12,9 @@ from typing import Any
 
 import pytest
 
-from components.deployed import Deployed, deployed_from
 from components.k8s import INSTANCE_POD_LABEL
-from components.settings import ConfigError
+from stack_config import ConfigError
+from stack_config.deployed import Deployed, deployed_from
 from tools.engine import Recording, reveal, run_program
 
 RAW = {"rocketchat:mode": "raw"}

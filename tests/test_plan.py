@@ -44,7 +44,8 @@ def make_repo(root: Path, *, with_tools: bool = True, stacks: tuple[str, ...] = 
     for name in ("__main__.py", "Pulumi.yaml", *(f"Pulumi.{s}.yaml" for s in stacks)):
         shutil.copy(PROJECT / name, repo / name)
     ignore = shutil.ignore_patterns("__pycache__")
-    shutil.copytree(PROJECT / "components", repo / "components", ignore=ignore)
+    for package in ("components", "stack_config"):  # the program: its components and its config adapter
+        shutil.copytree(PROJECT / package, repo / package, ignore=ignore)
     if with_tools:
         shutil.copytree(PROJECT / "tools", repo / "tools", ignore=ignore)
     git(repo, "init", "-q")

@@ -8,8 +8,9 @@ from typing import Any
 import pytest
 
 from components.passwords import PASSWORD_TYPE
-from components.release import BUNDLED_MONGODB_AUTH_KEYS
-from components.settings import DEFAULT_CHART_REPO, DEFAULT_CHART_VERSION, ConfigError
+from components.release_values import BUNDLED_MONGODB_AUTH_KEYS
+from components.versions import DEFAULT_CHART_REPO, DEFAULT_CHART_VERSION
+from stack_config import ConfigError
 from tests.release_support import RELEASE_TYPE, prod_chart, run, variant
 from tools.engine import Recording, reveal, run_program
 

@@ -12,14 +12,14 @@ from typing import Any
 import pytest
 
 from components.catalog import MICROSERVICES, STREAM_HUB
-from components.credentials import SecretKey
-from components.release import BUNDLED_MONGODB_AUTH_KEYS, build_values
-from components.settings import Settings
+from components.credentials import secret_key
+from components.release_values import BUNDLED_MONGODB_AUTH_KEYS, build_values
+from stack_config import Settings
 from tests.release_support import IN_CLUSTER_MONGODB, keys, settings_for, strings, variant
 from tools.engine import PLACEHOLDER_SECRETS
 
-BUS = SecretKey("bus", "transporter")
-LICENCE = SecretKey("licence", "license")
+BUS = secret_key("bus", "transporter")
+LICENCE = secret_key("licence", "license")
 
 
 def values_for(
@@ -31,12 +31,20 @@ def values_for(
     licence: bool = True,
 ) -> tuple[Settings, dict[str, Any]]:
     settings = settings_for("prod", overrides, remove)
+    args = settings.args
     values = build_values(
-        settings,
-        mongo_secret=SecretKey("db", "mongo-uri"),
+        version=args["version"],
+        root_url=settings.url,
+        workloads=list(settings.workloads),
+        instance=settings.instance,
+        mongo_secret=secret_key("db", "mongo-uri"),
         transporter_secret=None if bundled_nats else BUS,
         license_secret=LICENCE if licence else None,
+        bundled_mongodb=(args.get("mongodb") or {}).get("in_cluster"),
         bundled_mongodb_auth_secret="db-auth" if bundled_mongodb else None,
+        bundled_nats_replicas=(args.get("nats") or {}).get("replicas", 1),
+        placement=args.get("scheduling"),
+        pod_monitor=(args.get("monitoring") or {}).get("pod_monitor", False),
     )
     return settings, values
 

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from components.credentials import ROLLOUT_ANNOTATION_PREFIX, keyed_digest
-from components.settings import ConfigError
+from stack_config import ConfigError
 from tests.release_support import strings
 from tools import yamlio
 from tools.engine import PLACEHOLDER_SECRETS, Recording, Secret, reveal, run_program

@@ -6,8 +6,10 @@ from typing import Any
 
 import pytest
 
-from components.settings import ConfigError, _decode, ddp_streamer_replicas_for, load_settings
+from components.planning import ddp_streamer_replicas_for
 from components.versions import StreamHubRule, Version, stream_hub_rule
+from stack_config import ConfigError, load_settings
+from stack_config.reading import _decode
 
 BASE: dict[str, Any] = {
     "mode": "raw",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from components.settings import ConfigError
+from stack_config import ConfigError
 from tests.conftest import container, deployments, env, secret_ref
 from tools.engine import Recording, Secret, reveal, run_program
 

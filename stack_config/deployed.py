@@ -13,9 +13,10 @@ from typing import Any
 
 import pulumi
 
+from components.catalog import DEFAULT_INSTANCE as DEFAULT_RAW_INSTANCE
+
 STACK_COMPONENT_TYPE = "rocketchat:index:RocketChatStack"
 RELEASE_TYPE = "kubernetes:helm.sh/v3:Release"
-DEFAULT_RAW_INSTANCE = "rocketchat"
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,221 @@
+"""The rules that span keys (and the stack's last update): what a valid value of each key cannot show alone."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from components.versions import STREAM_HUB_OPTIONAL_FROM, StreamHubRule, Version, stream_hub_rule
+from stack_config.deployed import DEFAULT_RAW_INSTANCE, Deployed
+from stack_config.diagnostics import CONFIG_NAMESPACE, SECRET_KEYS, _broken, _key
+from stack_config.schema import StackConfig
+
+# Namespaces Kubernetes keeps for itself: nothing of a workspace belongs there.
+RESERVED_NAMESPACES = ("kube-system", "kube-public", "kube-node-lease")
+# The Kubernetes provider setting that updates a Secret in place when its data changes (without it, the provider
+# deletes the Secret and creates it again, and Pulumi deletes and recreates every Deployment that reads it).
+PROVIDER_PREFIX = "kubernetes:"
+SECRET_MUTABLE_KEY = "enableSecretMutable"
+# The official chart (checked at 7.0.2) fails to render without stream-hub up to and including this version.
+CHART_STREAM_HUB_REQUIRED_UP_TO = Version(7, 7, 0)
+
+EXAMPLE_MONGO_URL = "'mongodb+srv://USER:PASSWORD@cluster.example.net/rocketchat'"
+EXAMPLE_LICENSE = '"$(cat rocketchat.license)"'
+
+
+def set_secret_command(stack: str, key: str, value: str) -> str:
+    """The exact command that stores a secret key of this stack, encrypted."""
+    return f"pulumi config set --secret --stack {stack} {CONFIG_NAMESPACE}:{key} {value}"
+
+
+_REQUIRED = {
+    "mode": "set it to 'raw' (plain Kubernetes resources) or 'helm' (the official chart)",
+    "host": "set it to the public DNS name, e.g. chat.example.com",
+    "version": "set it to the Rocket.Chat version to run, e.g. 8.6.1",
+}
+
+
+def cross_key_problems(
+    stack: str, config: StackConfig, failed: set[tuple[Any, ...]], secret_keys: set[str], raw: Mapping[str, Any]
+) -> list[str]:
+    problems = [
+        f"{_key([name])}: required; {how}"
+        for name, how in _REQUIRED.items()
+        if not _broken(failed, name) and getattr(config, name) is None
+    ]
+
+    for name in SECRET_KEYS:
+        if name in raw and not _broken(failed, name) and name not in secret_keys:
+            problems.append(
+                f"{_key([name])}: must be stored encrypted; run "
+                f"`{set_secret_command(stack, name, '...')}` (its value is not shown here)"
+            )
+
+    if not _broken(failed, "namespace") and not _broken(failed, "createNamespace"):
+        problems += _namespace_problems(config)
+
+    if not _broken(failed, "mongoUrl") and not _broken(failed, "mongodb", "inCluster"):
+        problems += _mongo_source_problems(stack, config)
+
+    if not _broken(failed, "nats", "bundled") and config.nats.bundled and config.mode == "raw":
+        problems.append(
+            f"{_key(['nats', 'bundled'])}: only helm mode has the chart's bundled NATS; remove it or use mode 'helm'"
+        )
+
+    stream_hub_keys = ("version", "microservices", "mode")
+    if (
+        config.version
+        and not any(_broken(failed, key) for key in stream_hub_keys)
+        and not _broken(failed, "services", "streamHub", "enabled")
+    ):
+        problems += _stream_hub_problems(config, Version.parse(config.version))
+        if config.mode == "helm":
+            problems += _chart_stream_hub_problems(config, Version.parse(config.version))
+    return problems
+
+
+def _namespace_problems(config: StackConfig) -> list[str]:
+    if config.namespace in RESERVED_NAMESPACES:
+        return [
+            (
+                f"{_key(['namespace'])}: {config.namespace!r} belongs to Kubernetes itself; choose a namespace of the "
+                f"workspace's own, e.g. rocketchat (never {', '.join(RESERVED_NAMESPACES)})"
+            )
+        ]
+    if config.namespace == "default" and config.create_namespace:
+        return [
+            (
+                f"{_key(['namespace'])}: 'default' always exists and is not this stack's to create (or to delete on "
+                "`pulumi destroy`); choose another namespace, or set rocketchat:createNamespace to false to deploy "
+                "into it"
+            )
+        ]
+    return []
+
+
+def deployed_problems(config: StackConfig, deployed: Deployed) -> list[str]:
+    """Changes one `pulumi up` cannot make safely over what runs, each with the way that works."""
+    mode = config.mode
+    release = config.chart.release_name
+    instance = config.instance or (release if mode == "helm" else DEFAULT_RAW_INSTANCE)
+    problems = []
+    if mode != deployed.mode and config.mongodb.in_cluster is not None:
+        problems.append(
+            f"{_key(['mode'])}: this stack runs in {deployed.mode} mode with an in-cluster MongoDB, and the other mode "
+            "keeps its database elsewhere (raw: the MongoReplicaSet; helm: the chart's bundled MongoDB): switching "
+            f"would start Rocket.Chat on an empty database. Keep mode '{deployed.mode}', or move the data to an "
+            "external replica set (rocketchat:mongoUrl) first"
+        )
+    elif deployed.mode == "raw" and mode == "helm" and release == deployed.instance:
+        problems.append(
+            f"{_key(['chart', 'releaseName'])}: the chart names its objects '{release}-<workload>', the names of this "
+            f"stack's raw workloads, which still run (its last `pulumi up` was in raw mode): Helm would refuse to "
+            "take them over, and Pulumi removes the raw ones only at the end of the update. Give the release another "
+            "name and keep the instance, and the chart's pods start beside the raw ones, the Ingress moves to them "
+            f"once they are ready, and the raw ones go at the end of the same `up`: `pulumi config set --path "
+            f"{CONFIG_NAMESPACE}:chart.releaseName {release}-chart` and `pulumi config set {CONFIG_NAMESPACE}:instance "
+            f"{deployed.instance}`"
+        )
+    elif deployed.mode == "helm" and mode == "raw" and instance == deployed.release_name:
+        problems.append(
+            f"{_key(['mode'])}: this stack runs the chart's release '{deployed.release_name}' (its last `pulumi up`), "
+            f"whose objects are named '{deployed.release_name}-<workload>' as raw mode would name its own: "
+            "Kubernetes would refuse the raw ones while the chart's run, and Pulumi removes the release only at the "
+            "end of the update. Switch in two updates, neither with downtime: first, still in helm mode, move the "
+            f"release to another name and keep the instance (`pulumi config set {CONFIG_NAMESPACE}:mode helm`, "
+            f"`pulumi config set --path {CONFIG_NAMESPACE}:chart.releaseName {deployed.release_name}-chart`, "
+            f"`pulumi config set {CONFIG_NAMESPACE}:instance {deployed.instance}`, `pulumi up`); then "
+            f"`pulumi config set {CONFIG_NAMESPACE}:mode raw` and `pulumi up`"
+        )
+    elif instance != deployed.instance:
+        problems.append(
+            f"{_key(['instance'])}: this stack's own objects (NATS, its Secrets, NetworkPolicies and Ingress, and raw "
+            f"mode's workloads) carry the instance '{deployed.instance}' in their names and labels (its last `pulumi "
+            f"up`); '{instance}' would delete and recreate them, the NATS cluster with them. Keep it: "
+            f"`pulumi config set {CONFIG_NAMESPACE}:instance {deployed.instance}`"
+        )
+    return problems
+
+
+def provider_problems(provider_config: Mapping[str, Any]) -> list[str]:
+    value = provider_config.get(SECRET_MUTABLE_KEY)
+    if str(value).lower() == "true":
+        return []
+    key = f"{PROVIDER_PREFIX}{SECRET_MUTABLE_KEY}"
+    return [
+        (
+            f"{key}: must be true (got {json.dumps(value)}), so that a new rocketchat:mongoUrl, rocketchat:license or "
+            "NATS password updates its Secret in place and rolls the pods that read it; without it the Kubernetes "
+            "provider deletes the Secret and creates it again, and every Deployment reading it with it (all those "
+            f"pods down at once). Run `pulumi config set {key} true`"
+        )
+    ]
+
+
+def _chart_stream_hub_problems(config: StackConfig, version: Version) -> list[str]:
+    """The official chart draws its stream-hub line at `<=7.7.0`, not `<7.7`, and applies it to a monolith too."""
+    if version > CHART_STREAM_HUB_REQUIRED_UP_TO:
+        return []
+    if not config.microservices:
+        return [
+            (
+                f"{_key(['microservices'])}: the official chart refuses to render a monolith-only release of "
+                f"Rocket.Chat {version} (its stream-hub check fails up to 7.7.0); use microservices: true, "
+                "mode 'raw', or 7.7.1 or later"
+            )
+        ]
+    if version >= STREAM_HUB_OPTIONAL_FROM and not config.services.stream_hub.enabled:
+        return [
+            (
+                f"{_key(['services', 'streamHub', 'enabled'])}: the official chart requires stream-hub for "
+                f"Rocket.Chat {version} (its check fails up to 7.7.0); set it to true or run 7.7.1 or later"
+            )
+        ]
+    return []
+
+
+def _mongo_source_problems(stack: str, config: StackConfig) -> list[str]:
+    in_cluster = config.mongodb.in_cluster is not None
+    url = config.mongo_url.get_secret_value() if config.mongo_url else None
+    if in_cluster and url:
+        return [
+            (
+                f"{_key(['mongodb', 'inCluster'])}: choose one MongoDB source: remove rocketchat:mongodb.inCluster "
+                "or the rocketchat:mongoUrl secret"
+            )
+        ]
+    if not in_cluster and not url:
+        return [
+            (
+                f"{_key(['mongoUrl'])}: no MongoDB source: this secret is the MongoDB replica set Rocket.Chat keeps "
+                f"all its data in, and the stack runs no database of its own. Set it with "
+                f"`{set_secret_command(stack, 'mongoUrl', EXAMPLE_MONGO_URL)}`, or set rocketchat:mongodb.inCluster "
+                "(development)"
+            )
+        ]
+    if url and not url.startswith(("mongodb://", "mongodb+srv://")):
+        return [f"{_key(['mongoUrl'])}: must start with mongodb:// or mongodb+srv:// (value not shown)"]
+    if url and url.startswith("mongodb://") and "replicaSet=" not in url:
+        return [
+            (
+                f"{_key(['mongoUrl'])}: must name the replica set (…?replicaSet=rs0): Rocket.Chat needs change "
+                "streams, which only replica sets have (value not shown)"
+            )
+        ]
+    return []
+
+
+def _stream_hub_problems(config: StackConfig, version: Version) -> list[str]:
+    enabled = config.services.stream_hub.enabled
+    key = _key(["services", "streamHub", "enabled"])
+    rule = stream_hub_rule(version)
+    if not config.microservices:
+        return []
+    if rule is StreamHubRule.REQUIRED and enabled is False:
+        return [f"{key}: Rocket.Chat {version} (before 7.7) needs stream-hub; remove the key or set it to true"]
+    if rule is StreamHubRule.REMOVED and enabled:
+        return [
+            f"{key}: stream-hub was removed in Rocket.Chat 8.0 and {version} has none; remove it or set it to false"
+        ]
+    return []

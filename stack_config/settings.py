@@ -1,0 +1,152 @@
+"""From a stack's config to the args of RocketChatStack: validated once, completely, before any resource exists.
+
+`load_settings` validates every `rocketchat:*` key with the schema, applies the rules that span keys and the ones
+the stack's last update imposes, and raises one ConfigError naming every problem. Otherwise it returns the stack's
+`RocketChatStackArgs` and the warnings worth printing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import pulumi
+from pydantic import ValidationError
+
+from components.planning import BelowSizing, Unlicensed, WorkloadPlan, plan_workloads
+from components.stack import RocketChatStackArgs, replica_counts, sizing, stack_instance, stack_url
+from components.versions import Version
+from stack_config.deployed import Deployed, read_deployed
+from stack_config.diagnostics import ConfigError, _describe, _validate_without, stack_file
+from stack_config.reading import read_stack_config
+from stack_config.rules import (
+    EXAMPLE_LICENSE,
+    cross_key_problems,
+    deployed_problems,
+    provider_problems,
+    set_secret_command,
+)
+from stack_config.schema import StackConfig
+
+
+@dataclass(frozen=True)
+class Settings:
+    """A validated stack config: the components' args, and what the program warns about."""
+
+    stack: str
+    config: StackConfig
+    args: RocketChatStackArgs
+    warnings: tuple[str, ...] = field(default=())
+
+    @property
+    def mode(self) -> str:
+        return self.args["mode"]
+
+    @property
+    def namespace(self) -> str:
+        return self.config.namespace
+
+    @property
+    def instance(self) -> str:
+        return stack_instance(self.args)
+
+    @property
+    def url(self) -> str:
+        return stack_url(self.args)
+
+    @property
+    def version(self) -> Version:
+        return Version.parse(self.args["version"])
+
+    @property
+    def workloads(self) -> tuple[WorkloadPlan, ...]:
+        """The monolith first, then every microservice the stack runs."""
+        return plan_workloads(sizing(self.args))[0]
+
+    def plan(self, key: str) -> WorkloadPlan | None:
+        return next((p for p in self.workloads if p.workload.key == key), None)
+
+    @property
+    def replicas(self) -> dict[str, int]:
+        return replica_counts(self.args)
+
+
+def stack_args(config: StackConfig) -> RocketChatStackArgs:
+    """The components' args: the schema's field names are theirs. The secrets go in as they are: RocketChatStack keeps
+    them secret (in its Secrets, and as Pulumi secrets wherever they flow)."""
+    args: Any = config.model_dump(exclude_none=True, exclude={"mongo_url", "license"})
+    if config.mongo_url is not None:
+        args["mongo_url"] = config.mongo_url.get_secret_value()
+    if config.license is not None:
+        args["license"] = config.license.get_secret_value()
+    return args
+
+
+def load_settings(
+    stack: str,
+    raw: Mapping[str, Any],
+    secret_keys: Iterable[str] = (),
+    provider_config: Mapping[str, Any] = {},
+    deployed: Deployed | None = None,
+) -> Settings:
+    """Validate the stack's `rocketchat:` keys (and the one provider setting the program relies on) and derive the
+    settings, or raise ConfigError naming every problem. `deployed` is what the stack's last update left running:
+    changes that would collide with it are refused too."""
+    problems: list[str] = []
+    failed: set[tuple[Any, ...]] = set()
+    try:
+        config = StackConfig.model_validate(dict(raw))
+    except ValidationError as error:
+        for detail in error.errors():
+            problems.append(_describe(detail))
+            failed.add(tuple(detail["loc"]))
+        # Validate again without the broken values (their defaults stand in) so that the rules across keys can
+        # report their problems in the same run.
+        config = _validate_without(raw, failed)
+
+    problems += cross_key_problems(stack, config, failed, set(secret_keys), raw)
+    problems += provider_problems(provider_config)
+    if deployed is not None and not failed:
+        problems += deployed_problems(config, deployed)
+    if problems:
+        raise ConfigError(stack_file(stack), problems)
+
+    args = stack_args(config)
+    return Settings(stack=stack, config=config, args=args, warnings=tuple(_warnings(stack, config, raw, args)))
+
+
+def _warnings(stack: str, config: StackConfig, raw: Mapping[str, Any], args: RocketChatStackArgs) -> list[str]:
+    plans, notes = plan_workloads(sizing(args))
+    warnings = []
+    for note in notes:
+        if isinstance(note, BelowSizing):
+            warnings.append(
+                f"rocketchat:services.ddpStreamer.replicas is {note.replicas}, below the {note.needed} pods "
+                f"that {note.concurrent_users} concurrent users need (one per 500)"
+            )
+        elif isinstance(note, Unlicensed):
+            warnings.append(
+                f"rocketchat:services.{note.workload.key}.replicas is {note.replicas} but no rocketchat:license is "
+                "set: without an Enterprise licence every pod beyond the first exits after about 40 seconds; set it "
+                f"with `{set_secret_command(stack, 'license', EXAMPLE_LICENSE)}`"
+            )
+    if not config.create_namespace:
+        warnings.append(
+            f"rocketchat:createNamespace is false: namespace {config.namespace} must exist before `pulumi up`, and it "
+            "is its owner's, labels included: its Pod Security labels are theirs to set (every pod of this stack "
+            "meets pod-security.kubernetes.io/enforce=restricted)"
+        )
+    if config.mode == "raw" and "chart" in raw:
+        warnings.append("rocketchat:chart is ignored in raw mode")
+    if config.mode == "helm" and any(p.workload.key == "streamHub" for p in plans):
+        warnings.append(
+            f"Rocket.Chat {config.version} runs stream-hub, and the official chart rolls it out with maxSurge 1: two "
+            "stream-hubs run side by side during every upgrade (the policy pack rejects this); mode 'raw' uses Recreate"
+        )
+    return warnings
+
+
+def settings_from_pulumi() -> Settings:
+    """The entry point for `__main__.py`: this stack's config, validated against what it runs."""
+    return load_settings(pulumi.get_stack(), *read_stack_config(), deployed=read_deployed())
