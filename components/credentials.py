@@ -7,7 +7,6 @@ credential; the annotation is a keyed digest (HMAC-SHA256) under a random key ge
 encrypted, in its state.
 """
 
-from __future__ import annotations
 
 import hashlib
 import hmac

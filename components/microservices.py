@@ -1,6 +1,5 @@
 """MicroserviceSet: the Rocket.Chat monolith and its microservices as plain Deployments, Services and PDBs."""
 
-from __future__ import annotations
 
 from typing import NotRequired, TypedDict
 

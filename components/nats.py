@@ -1,6 +1,5 @@
 """NatsCluster: the authenticated NATS bus the Rocket.Chat processes talk over (Moleculer's transporter)."""
 
-from __future__ import annotations
 
 from typing import NotRequired, TypedDict
 

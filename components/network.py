@@ -10,7 +10,6 @@ pods both carry: the policies do not change when a stack moves between modes, so
 while the stack switches.
 """
 
-from __future__ import annotations
 
 from typing import NotRequired, TypedDict
 

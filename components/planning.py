@@ -4,7 +4,6 @@ RocketChatStack plans its workloads with them; the stack-config adapter runs the
 finds (a ddp-streamer count below the sizing, replicated services without a licence).
 """
 
-from __future__ import annotations
 
 import math
 import re

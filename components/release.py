@@ -1,7 +1,6 @@
 """RocketChatRelease: the official `rocketchat` chart through helm.v3.Release, with values from release_values.py, and
 the PodDisruptionBudgets the chart lacks."""
 
-from __future__ import annotations
 
 from typing import Any, NotRequired, TypedDict
 

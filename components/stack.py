@@ -1,6 +1,5 @@
 """RocketChatStack: the whole installation, composed for mode `raw` (plain resources) or `helm` (official chart)."""
 
-from __future__ import annotations
 
 from typing import Any, NotRequired, TypedDict
 
