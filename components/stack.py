@@ -82,7 +82,10 @@ class RocketChatStackArgs(TypedDict):
     version: str
     namespace: NotRequired[str]
     create_namespace: NotRequired[bool]
+    """False: deploy into a namespace someone else made (it must exist); its Pod Security labels are theirs."""
     instance: NotRequired[str]
+    """Names and labels the stack's own objects; keep it across mode switches (default: `rocketchat` in raw mode, the
+    release name in helm mode)."""
     microservices: NotRequired[bool]
     concurrent_users: NotRequired[int]
     monolith: NotRequired[MonolithArgs]

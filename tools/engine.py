@@ -12,6 +12,7 @@ import contextvars
 import copy
 import functools
 import gc
+import hashlib
 import json
 import runpy
 import threading
@@ -131,6 +132,11 @@ class RecordingMocks(pulumi.runtime.Mocks):
             resource.urn, resource.parent, resource.dependencies = registration
         self.recording.resources.append(resource)
         outputs = dict(args.inputs)
+        metadata = outputs.get("metadata")
+        if args.typ.startswith("kubernetes:") and isinstance(metadata, dict) and not metadata.get("name"):
+            # The provider names an object the program leaves unnamed after its resource, with a random suffix.
+            suffix = hashlib.sha256(args.name.encode()).hexdigest()[:8]
+            outputs["metadata"] = {**metadata, "name": f"{args.name}-{suffix}"}
         if args.typ == PASSWORD_TYPE:
             outputs["result"] = f"generated-{args.name}"
         if args.typ == "kubernetes:networking.k8s.io/v1:Ingress" and self.world.ingress_status is not None:
@@ -191,14 +197,18 @@ def _stack_document(path: Path, _mtime_ns: int) -> dict[str, Any]:
 
 
 def stack_config(
-    stack: str, overrides: Mapping[str, Any] | None = None, remove: tuple[str, ...] = (), as_committed: bool = False
+    stack: str,
+    overrides: Mapping[str, Any] | None = None,
+    remove: tuple[str, ...] = (),
+    as_committed: bool = False,
+    project_dir: Path = PROJECT_DIR,
 ) -> tuple[dict[str, str], list[str]]:
     """The stack file's config as the engine hands it to a program: every value a string, secrets as placeholders.
 
     `overrides` maps full keys (`rocketchat:host`) to values (any JSON type); `remove` drops keys. Unless
     `as_committed`, the secrets users set for this stack (SECRETS_SET_BY_USERS) come first.
     """
-    path = PROJECT_DIR / f"Pulumi.{stack}.yaml"
+    path = project_dir / f"Pulumi.{stack}.yaml"
     document = _stack_document(path, path.stat().st_mtime_ns)
     config: dict[str, str] = {}
     secret_keys: list[str] = []
@@ -250,6 +260,7 @@ def run_program(
     recording: Recording | None = None,
     as_committed: bool = False,
     deployed: Recording | None = None,
+    project_dir: Path = PROJECT_DIR,
 ) -> Recording:
     """Run `__main__.py` for `stack` under the recording engine; raises what the program raises.
 
@@ -257,13 +268,14 @@ def run_program(
     `as_committed` runs the stack file alone, without the secrets its users set (see SECRETS_SET_BY_USERS);
     `deployed` is the stack's last update (an earlier run's recording), as the engine would read it back.
     """
-    config = stack_config(stack, overrides, remove, as_committed)
+    config = stack_config(stack, overrides, remove, as_committed, project_dir)
     world = World(ingress_status, deployed)
+    program = Program(project_dir, stack, config)
     if _runs is None or recording is not None:
-        return _run(stack, config, world, recording or Recording())
-    key = json.dumps([stack, config, world.key()], sort_keys=True, default=repr)
+        return _run(program, world, recording or Recording())
+    key = json.dumps([str(project_dir), stack, config, world.key()], sort_keys=True, default=repr)
     if key not in _runs:
-        _runs[key] = _run(stack, config, world, Recording())
+        _runs[key] = _run(program, world, Recording())
     return copy.deepcopy(_runs[key])
 
 
@@ -277,20 +289,35 @@ _PROGRAM_THREAD = ThreadPoolExecutor(
 )
 
 
-ProgramConfig = tuple[dict[str, str], list[str]]
-"""Config as the engine hands it to a program (every value a string) and its secret keys."""
+@dataclass(frozen=True)
+class Program:
+    """A Pulumi program to run: its project directory, the stack, and the config as the engine hands it over (every
+    value a string) with its secret keys."""
+
+    project_dir: Path
+    stack: str
+    config: tuple[dict[str, str], list[str]]
+
+    @property
+    def project(self) -> str:
+        return str(_stack_document(self.project_dir / "Pulumi.yaml", 0).get("name") or PROJECT)
 
 
-def _run(stack: str, config: ProgramConfig, world: World, recording: Recording) -> Recording:
+def _run(program: Program, world: World, recording: Recording) -> Recording:
     context = contextvars.copy_context()
-    return _PROGRAM_THREAD.submit(context.run, _run_here, stack, config, world, recording).result()
+    return _PROGRAM_THREAD.submit(context.run, _run_here, program, world, recording).result()
 
 
-def _run_here(stack: str, program_config: ProgramConfig, world: World, recording: Recording) -> Recording:
-    config, secret_keys = program_config
+def _run_here(program: Program, world: World, recording: Recording) -> Recording:
+    config, secret_keys = program.config
+    stack = program.stack
     recording_mocks = RecordingMocks(recording, world)
     pulumi.runtime.set_mocks(
-        recording_mocks, project=PROJECT, stack=stack, preview=False, monitor=RecordingMonitor(recording_mocks)
+        recording_mocks,
+        project=program.project,
+        stack=stack,
+        preview=False,
+        monitor=RecordingMonitor(recording_mocks),
     )
     pulumi.runtime.set_all_config(config, secret_keys)
 
@@ -313,16 +340,16 @@ def _run_here(stack: str, program_config: ProgramConfig, world: World, recording
         original_warn(message, *args, **kwargs)
 
     @pulumi.runtime.test
-    def program() -> pulumi.Output[None]:
+    def run_main() -> pulumi.Output[None]:
         pulumi.export, pulumi.log.warn = export, warn
         try:
-            runpy.run_path(str(PROJECT_DIR / "__main__.py"), run_name="__main__")
+            runpy.run_path(str(program.project_dir / "__main__.py"), run_name="__main__")
         finally:
             pulumi.export, pulumi.log.warn = original_export, original_warn
         return pulumi.Output.from_input(asyncio.ensure_future(collect_outputs()))
 
     try:
-        program()
+        run_main()
     finally:
         # __main__.py froze the heap it found, as suits a process that runs the program once and exits (the language
         # host's; a tool's; the benchmark's): its exit then skips a last scan of that heap. A process that runs many

@@ -1,0 +1,43 @@
+"""The component package's schema, as Pulumi's component provider derives it from the components' types.
+
+    venv/bin/python -m tools.component_schema > provider/schema.json
+
+The committed `provider/schema.json` is what other languages' programs see: a change to a component's args or
+outputs shows there, in review, and the tests hold the committed file to the components (and the e2e suite to
+`pulumi package get-schema provider`).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from pulumi.provider.experimental.component import ComponentProvider
+
+PROVIDER_DIR = Path(__file__).resolve().parent.parent / "provider"
+SCHEMA_FILE = PROVIDER_DIR / "schema.json"
+
+
+def package_schema() -> dict[str, Any]:
+    """The schema the plugin in provider/ serves (its components, name and version)."""
+    spec = importlib.util.spec_from_file_location("rocketchat_component_package", PROVIDER_DIR / "__main__.py")
+    assert spec is not None and spec.loader is not None
+    plugin = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(plugin)  # defines the components; hosts nothing (not run as __main__)
+    from components import __version__
+
+    provider = ComponentProvider(plugin.COMPONENTS, plugin.PACKAGE, version=__version__)
+    return json.loads(provider.schema)
+
+
+def main() -> int:
+    json.dump(package_schema(), sys.stdout, indent=2, sort_keys=True)
+    sys.stdout.write("\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
