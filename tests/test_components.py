@@ -3,6 +3,7 @@ under it, and what its outputs say. The whole-program tests (test_stack_*.py) ch
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from typing import Any
 
@@ -23,10 +24,13 @@ from tools.engine import Recording, RecordingMocks, RecordingMonitor, World, rev
 @pytest.fixture
 def recording() -> Iterator[Recording]:
     """Pulumi's mocks, recording every registration (the engine the whole-program tests use, on this thread)."""
+    loop = asyncio.new_event_loop()  # a test of its own, whatever ran on this thread before
+    asyncio.set_event_loop(loop)
     recorded = Recording()
     mocks = RecordingMocks(recorded, World())
     pulumi.runtime.set_mocks(mocks, project="components", stack="test", preview=False, monitor=RecordingMonitor(mocks))
     yield recorded
+    loop.close()
 
 
 def built(make: Any) -> Any:
