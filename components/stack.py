@@ -128,6 +128,15 @@ def replica_counts(args: RocketChatStackArgs) -> dict[str, int]:
     return counts
 
 
+def check_stack_args(args: RocketChatStackArgs) -> None:
+    """What the component cannot do without, said plainly to a program that gives other args (this repository's
+    program validates its stack config before, with every problem named: stack_config)."""
+    if args.get("mode") not in ("raw", "helm"):
+        raise ValueError(f"RocketChatStack: mode must be 'raw' or 'helm', not {args.get('mode')!r}")
+    if args.get("mongo_url") is None and (args.get("mongodb") or {}).get("in_cluster") is None:
+        raise ValueError("RocketChatStack: give mongo_url (an external replica set) or mongodb.in_cluster")
+
+
 def sizing(args: RocketChatStackArgs) -> Any:
     return {
         "version": args["version"],
@@ -159,6 +168,7 @@ class RocketChatStack(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: RocketChatStackArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("rocketchat:index:RocketChatStack", name, None, opts)
+        check_stack_args(args)
         helm = args["mode"] == "helm"
         instance = stack_instance(args)
         url = stack_url(args)
