@@ -4,7 +4,6 @@ TypedDicts because that is what Pulumi's component provider hands a component (a
 derives the package schema from, so a Python program and a YAML or TypeScript one fill the same args.
 """
 
-
 from typing import NotRequired, TypedDict
 
 import pulumi

@@ -7,7 +7,6 @@ credential; the annotation is a keyed digest (HMAC-SHA256) under a random key ge
 encrypted, in its state.
 """
 
-
 import hashlib
 import hmac
 from collections.abc import Mapping

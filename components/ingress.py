@@ -1,6 +1,5 @@
 """RocketChatIngress: one Ingress that sends websocket traffic to ddp-streamer and everything else to the monolith."""
 
-
 import ipaddress
 from typing import Any, NotRequired, TypedDict
 

@@ -1,6 +1,5 @@
 """MicroserviceSet: the Rocket.Chat monolith and its microservices as plain Deployments, Services and PDBs."""
 
-
 from typing import NotRequired, TypedDict
 
 import pulumi

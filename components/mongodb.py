@@ -4,7 +4,6 @@ Rocket.Chat needs a replica set (it follows change streams), so even one member 
 initiates itself. Production points `rocketchat:mongoUrl` at a managed cluster instead.
 """
 
-
 from typing import NotRequired, TypedDict
 
 import pulumi

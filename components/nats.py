@@ -1,6 +1,5 @@
 """NatsCluster: the authenticated NATS bus the Rocket.Chat processes talk over (Moleculer's transporter)."""
 
-
 from typing import NotRequired, TypedDict
 
 import pulumi

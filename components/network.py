@@ -10,7 +10,6 @@ pods both carry: the policies do not change when a stack moves between modes, so
 while the stack switches.
 """
 
-
 from typing import NotRequired, TypedDict
 
 import pulumi

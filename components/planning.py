@@ -4,7 +4,6 @@ RocketChatStack plans its workloads with them; the stack-config adapter runs the
 finds (a ddp-streamer count below the sizing, replicated services without a licence).
 """
 
-
 import math
 import re
 from dataclasses import dataclass

@@ -1,7 +1,6 @@
 """RocketChatRelease: the official `rocketchat` chart through helm.v3.Release, with values from release_values.py, and
 the PodDisruptionBudgets the chart lacks."""
 
-
 from typing import Any, NotRequired, TypedDict
 
 import pulumi
@@ -26,7 +25,6 @@ from components.release_values import (
 )
 from components.versions import DEFAULT_CHART_REPO, DEFAULT_CHART_VERSION
 
-RELEASE_TYPE = "kubernetes:helm.sh/v3:Release"
 DEFAULT_RELEASE_NAME = "rocketchat"
 
 

@@ -8,7 +8,6 @@ What the chart reads, and where it falls short, was checked against chart 7.0.2 
 (tests/test_release_chart.py); docs/helm-chart.md lists the limitations values cannot fix.
 """
 
-
 import json
 from typing import Any, TypedDict
 

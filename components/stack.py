@@ -1,6 +1,5 @@
 """RocketChatStack: the whole installation, composed for mode `raw` (plain resources) or `helm` (official chart)."""
 
-
 from typing import Any, NotRequired, TypedDict
 
 import pulumi
@@ -27,6 +26,7 @@ from components.passwords import GeneratedPassword
 from components.planning import MonolithArgs, ServicesArgs, plan_workloads
 from components.release import DEFAULT_RELEASE_NAME, ChartArgs
 from components.release_values import BundledMongoArgs
+from components.tokens import STACK_TYPE
 
 DEFAULT_NAMESPACE = "rocketchat"
 EXTERNAL_DNS_PREFIX = "external-dns.alpha.kubernetes.io/"
@@ -167,7 +167,7 @@ class RocketChatStack(pulumi.ComponentResource):
     """The name and label the stack's own objects carry."""
 
     def __init__(self, name: str, args: RocketChatStackArgs, opts: pulumi.ResourceOptions | None = None) -> None:
-        super().__init__("rocketchat:index:RocketChatStack", name, None, opts)
+        super().__init__(STACK_TYPE, name, None, opts)
         check_stack_args(args)
         helm = args["mode"] == "helm"
         instance = stack_instance(args)

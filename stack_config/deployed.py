@@ -14,9 +14,7 @@ from typing import Any
 import pulumi
 
 from components.catalog import DEFAULT_INSTANCE as DEFAULT_RAW_INSTANCE
-
-STACK_COMPONENT_TYPE = "rocketchat:index:RocketChatStack"
-RELEASE_TYPE = "kubernetes:helm.sh/v3:Release"
+from components.tokens import RELEASE_TYPE, STACK_TYPE
 
 
 @dataclass(frozen=True)
@@ -41,7 +39,7 @@ def deployed_from(outputs: Mapping[str, Any], resources: Mapping[str, Mapping[st
         by_type.setdefault(resource.get("type", ""), []).append(resource.get("outputs") or {})
     releases = [r.get("name") for r in by_type.get(RELEASE_TYPE, []) if r.get("name")]
     release = releases[0] if releases else None
-    component = (by_type.get(STACK_COMPONENT_TYPE) or [{}])[0]
+    component = (by_type.get(STACK_TYPE) or [{}])[0]
     # Deployments made before the component recorded its instance: it was the release name or the raw default.
     instance = component.get("instance") or (release if mode == "helm" else DEFAULT_RAW_INSTANCE)
     return Deployed(mode=mode, instance=instance or DEFAULT_RAW_INSTANCE, release_name=release)

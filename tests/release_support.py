@@ -11,10 +11,10 @@ from typing import Any
 import yaml
 
 from components.passwords import PASSWORD_TYPE
+from components.tokens import RELEASE_TYPE
 from stack_config import Settings, decode_stack_config, load_settings
 from tools.engine import PROJECT_DIR, Recording, Resource, contains_secret, reveal, run_program, stack_config
 
-RELEASE_TYPE = "kubernetes:helm.sh/v3:Release"
 PROD_CONFIG: dict[str, Any] = yaml.safe_load((PROJECT_DIR / "Pulumi.prod.yaml").read_text())["config"]
 
 # Stack variants the helm-mode tests run (overrides, removed keys), on top of Pulumi.prod.yaml.

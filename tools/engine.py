@@ -26,6 +26,7 @@ import pulumi
 from pulumi.runtime import mocks, rpc
 
 from components.passwords import PASSWORD_TYPE
+from components.tokens import RELEASE_TYPE
 from tools import yamlio
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
@@ -141,7 +142,7 @@ class RecordingMocks(pulumi.runtime.Mocks):
             outputs["result"] = f"generated-{args.name}"
         if args.typ == "kubernetes:networking.k8s.io/v1:Ingress" and self.world.ingress_status is not None:
             outputs["status"] = dict(self.world.ingress_status)
-        if args.typ == "kubernetes:helm.sh/v3:Release":
+        if args.typ == RELEASE_TYPE:
             outputs["status"] = {"status": "deployed", "name": args.inputs.get("name")}
         if args.custom:
             resource.outputs = outputs

@@ -16,30 +16,22 @@ from typing import Any
 
 from pulumi.runtime import rpc
 
+from components.tokens import RELEASE_TYPE
 from tools import yamlio
 from tools.engine import Recording, reveal, run_program
-
-REDACTED = "<redacted>"
-RELEASE_TYPE = "kubernetes:helm.sh/v3:Release"
+from tools.redaction import HIDDEN, Redaction
 
 
-def plain(value: Any, show_secrets: bool = False) -> Any:
+def plain(value: Any, show_secrets: bool = False, redaction: Redaction = HIDDEN) -> Any:
     """Recorded inputs as plain data: secrets redacted (or revealed), whole floats back to ints."""
     if rpc.is_rpc_secret(value):
-        return plain(rpc.unwrap_rpc_secret(value), show_secrets) if show_secrets else _redact(value)
+        inner = rpc.unwrap_rpc_secret(value)
+        return plain(inner, show_secrets, redaction) if show_secrets else redaction.hide(reveal(inner))
     if isinstance(value, dict):
-        return {k: plain(v, show_secrets) for k, v in value.items()}
+        return {k: plain(v, show_secrets, redaction) for k, v in value.items()}
     if isinstance(value, list):
-        return [plain(v, show_secrets) for v in value]
+        return [plain(v, show_secrets, redaction) for v in value]
     return reveal(value)
-
-
-def _redact(secret: Any) -> Any:
-    """Keep the shape (keys of a Secret's data stay visible in diffs), hide every value."""
-    inner = rpc.unwrap_rpc_secret(secret)
-    if isinstance(inner, dict):
-        return {k: REDACTED for k in inner}
-    return REDACTED
 
 
 def _ordered(doc: dict[str, Any]) -> dict[str, Any]:
@@ -47,10 +39,12 @@ def _ordered(doc: dict[str, Any]) -> dict[str, Any]:
     return {k: doc[k] for k in first if k in doc} | {k: v for k, v in sorted(doc.items()) if k not in first}
 
 
-def kubernetes_objects(recording: Recording, show_secrets: bool = False) -> list[dict[str, Any]]:
+def kubernetes_objects(
+    recording: Recording, show_secrets: bool = False, redaction: Redaction = HIDDEN
+) -> list[dict[str, Any]]:
     """The Kubernetes objects of a recording, in registration order."""
     return [
-        _ordered(plain(r.inputs, show_secrets))
+        _ordered(plain(r.inputs, show_secrets, redaction))
         for r in recording.resources
         if r.type.startswith("kubernetes:") and r.type != RELEASE_TYPE
     ]

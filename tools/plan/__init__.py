@@ -27,8 +27,6 @@ from tools.plan.errors import PlanError
 from tools.plan.render import (
     CHART_DIR_ENV,
     CLUSTER_SCOPED_KINDS,
-    REDACTED,
-    RELEASE_TYPE,
     RENDER_MARKER,
     PlanObject,
     Rendered,
@@ -57,8 +55,6 @@ __all__ = [
     "CHART_DIR_ENV",
     "CLUSTER_SCOPED_KINDS",
     "PROJECT_DIR",
-    "REDACTED",
-    "RELEASE_TYPE",
     "RENDER_MARKER",
     "WORKLOAD_KINDS",
     "ObjectDiff",

@@ -31,6 +31,7 @@ from tools.plan.errors import PlanError
 from tools.plan.render import CHART_DIR_ENV, render_stack, write_render
 from tools.plan.revision import diff_stack
 from tools.plan.summary import summary_line
+from tools.redaction import REDACTION_KEY_ENV
 
 
 def _chart_dir(given: Path | None) -> Path | None:
@@ -51,6 +52,8 @@ def main(argv: list[str] | None = None) -> int:
     render.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
     render.add_argument("--show-secrets", action="store_true", help="write secret values instead of <redacted>")
     render.add_argument("--chart-dir", type=Path, help=f"the chart to render Releases with (default ${CHART_DIR_ENV})")
+    # The key `diff` gives both its renders, so that a changed secret shows as changed (tools/redaction.py).
+    render.add_argument("--redaction-key", help=argparse.SUPPRESS, default=os.environ.get(REDACTION_KEY_ENV))
 
     diff = commands.add_parser("diff", help="per-object diff of a stack between a git revision and the working tree")
     diff.add_argument("--stack", required=True)
@@ -69,7 +72,11 @@ def main(argv: list[str] | None = None) -> int:
             from tools.manifests import parse_overrides  # with the engine and Pulumi, which `diff` does not load
 
             rendered = render_stack(
-                args.stack, parse_overrides(args.overrides), show_secrets=args.show_secrets, chart_dir=chart_dir
+                args.stack,
+                parse_overrides(args.overrides),
+                show_secrets=args.show_secrets,
+                chart_dir=chart_dir,
+                redaction_key=args.redaction_key,
             )
             for warning in rendered.warnings:
                 print(f"warning: {warning}", file=sys.stderr)

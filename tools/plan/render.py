@@ -13,13 +13,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from components.tokens import RELEASE_TYPE
 from tools import yamlio
 from tools.plan.errors import PlanError
 from tools.plan.summary import Summary, summarize, summary_line
+from tools.redaction import HIDDEN, Redaction
 
 CHART_DIR_ENV = "ROCKETCHAT_CHART_DIR"
-REDACTED = "<redacted>"  # the same marker tools.manifests uses
-RELEASE_TYPE = "kubernetes:helm.sh/v3:Release"
+
 RENDER_MARKER = ".plan-render"
 """Left in a directory `render` wrote, so that a later render may clear it (and no other directory)."""
 CLUSTER_SCOPED_KINDS = frozenset(
@@ -92,14 +93,14 @@ class Rendered:
         }
 
 
-def redact_secret_data(document: dict[str, Any]) -> dict[str, Any]:
+def redact_secret_data(document: dict[str, Any], redaction: Redaction = HIDDEN) -> dict[str, Any]:
     """A chart-rendered Secret with its `data`/`stringData` values hidden (keys stay, so diffs show their shape)."""
     if document.get("kind") != "Secret":
         return document
     redacted = dict(document)
     for section in ("data", "stringData"):
         if isinstance(redacted.get(section), dict):
-            redacted[section] = {key: REDACTED for key in redacted[section]}
+            redacted[section] = redaction.hide(redacted[section])
     return redacted
 
 
@@ -140,19 +141,24 @@ def render_stack(
     *,
     show_secrets: bool = False,
     chart_dir: Path | None = None,
+    redaction_key: str | None = None,
 ) -> Rendered:
-    """Run the program for `stack` and collect its objects, its Release values and (with a chart dir) the chart."""
+    """Run the program for `stack` and collect its objects, its Release values and (with a chart dir) the chart.
+    With a `redaction_key`, a hidden value is marked with a keyed digest of it (see tools.manifests.Redaction)."""
     from tools.engine import run_program  # with Pulumi, which `diff`'s own process does not load
     from tools.manifests import kubernetes_objects, plain
 
+    redaction = Redaction(redaction_key)
     recording = run_program(stack, overrides)
-    objects = [PlanObject(object_key(doc), "program", doc) for doc in kubernetes_objects(recording, show_secrets)]
+    objects = [
+        PlanObject(object_key(doc), "program", doc) for doc in kubernetes_objects(recording, show_secrets, redaction)
+    ]
     warnings: list[str] = []
     workload_documents: list[dict[str, Any]] = [o.document for o in objects]
     notes: list[str] = []
     for release in recording.of_type(RELEASE_TYPE):
-        inputs = plain({k: v for k, v in release.inputs.items() if k != "values"}, show_secrets)
-        values = plain(release.inputs.get("values") or {}, show_secrets)
+        inputs = plain({k: v for k, v in release.inputs.items() if k != "values"}, show_secrets, redaction)
+        values = plain(release.inputs.get("values") or {}, show_secrets, redaction)
         name = inputs.get("name") or release.name
         namespace = inputs.get("namespace") or "default"
         objects.append(PlanObject(values_key(name, namespace), f"values:{name}", values))
@@ -169,7 +175,7 @@ def render_stack(
             )
         rendered = render_chart(chart_dir, values, name, namespace)
         if not show_secrets:
-            rendered = [redact_secret_data(doc) for doc in rendered]
+            rendered = [redact_secret_data(doc, redaction) for doc in rendered]
         objects += [PlanObject(chart_key(name, doc, namespace), f"chart:{name}", doc) for doc in rendered]
         workload_documents += rendered
     summary = summarize(workload_documents)

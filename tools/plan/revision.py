@@ -11,6 +11,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import secrets
 import shutil
 import subprocess
 import sys
@@ -23,6 +24,7 @@ from typing import Any
 from tools.plan.diff import PlanDiff, compare_renders
 from tools.plan.errors import PlanError
 from tools.plan.render import CHART_DIR_ENV
+from tools.redaction import REDACTION_KEY_ENV
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 TOOLS_SUPPORT = ("components/quantity.py",)
@@ -72,6 +74,7 @@ def render_in(
     overrides: list[str],
     chart_dir: Path | None,
     label: str,
+    redaction_key: str | None = None,
 ) -> dict[str, Any]:
     """`render --json` of `stack` in a project directory, in a subprocess of this same Python."""
     with tempfile.TemporaryDirectory(prefix="plan-") as scratch:
@@ -82,6 +85,8 @@ def render_in(
         if chart_dir is not None:
             command += ["--chart-dir", str(chart_dir)]
         env = {k: v for k, v in os.environ.items() if k != CHART_DIR_ENV} | {"PYTHONDONTWRITEBYTECODE": "1"}
+        if redaction_key is not None:  # in the environment, not the command line: `ps` shows no key
+            env[REDACTION_KEY_ENV] = redaction_key
         process = subprocess.run(command, cwd=directory, capture_output=True, text=True, env=env, check=False)
         if process.returncode != 0:
             tail = "\n".join((process.stderr or process.stdout).strip().splitlines()[-15:])
@@ -100,9 +105,13 @@ def diff_stack(
         raise PlanError(f"the working tree has no Pulumi.{stack}.yaml")
     with tempfile.TemporaryDirectory(prefix="plan-base-") as scratch:
         base_dir = export_revision(base, stack, Path(scratch) / "project")
+        # One key for both sides and for this comparison only: a secret that changed shows a different mark.
+        key = secrets.token_hex(16)
         with ThreadPoolExecutor(max_workers=2) as pool:
-            base_job = pool.submit(render_in, base_dir, stack, [], chart_dir, base)
-            head_job = pool.submit(render_in, PROJECT_DIR, stack, list(overrides or []), chart_dir, "the working tree")
+            base_job = pool.submit(render_in, base_dir, stack, [], chart_dir, base, key)
+            head_job = pool.submit(
+                render_in, PROJECT_DIR, stack, list(overrides or []), chart_dir, "the working tree", key
+            )
             before, after = base_job.result(), head_job.result()
 
     return compare_renders(stack, base, before, after)
