@@ -50,6 +50,13 @@ class WorkloadArgs(TypedDict):
     resources: NotRequired[ResourcesArgs]
 
 
+def whole(value: float | int) -> int:
+    """A count as an int: numbers reach a component from another language as floats (Pulumi's wire format)."""
+    if value != int(value):
+        raise ValueError(f"{value} is not a whole number")
+    return int(value)
+
+
 def requests_and_limits(
     defaults: ResourceDefaults, given: ResourcesArgs | None
 ) -> tuple[dict[str, str], dict[str, str]]:

@@ -7,6 +7,7 @@ import pulumi
 from pulumi_kubernetes.networking import v1 as networking
 
 from components import k8s
+from components.args import whole
 from components.catalog import DEFAULT_INSTANCE
 
 # Prefix paths served by ddp-streamer; the monolith takes `/` (all the rest).
@@ -62,7 +63,7 @@ def ingress_annotations(args: RocketChatIngressArgs) -> dict[str, str]:
         annotations["cert-manager.io/cluster-issuer"] = args["cluster_issuer"]
     if prefix := args.get("external_dns_prefix"):
         annotations[f"{prefix}hostname"] = args["host"]
-        annotations[f"{prefix}ttl"] = str(args.get("dns_ttl", DEFAULT_DNS_TTL))
+        annotations[f"{prefix}ttl"] = str(whole(args.get("dns_ttl", DEFAULT_DNS_TTL)))
     if args.get("skip_await"):
         annotations["pulumi.com/skipAwait"] = "true"
     return annotations | dict(args.get("annotations") or {})

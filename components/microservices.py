@@ -8,7 +8,7 @@ from pulumi_kubernetes.core import v1 as core
 from pulumi_kubernetes.meta import v1 as meta
 
 from components import k8s
-from components.args import PlacementArgs, SecretKeyArgs, WorkloadArgs, requests_and_limits
+from components.args import PlacementArgs, SecretKeyArgs, WorkloadArgs, requests_and_limits, whole
 from components.catalog import BROKER_ENV, DEFAULT_INSTANCE, HEALTH_PATH, ROCKETCHAT_UID, WORKLOADS_BY_KEY, Workload
 from components.credentials import rollout_annotations, secret_env
 from components.planning import WorkloadPlan
@@ -38,7 +38,7 @@ def plans_of(workloads: list[WorkloadArgs]) -> list[WorkloadPlan]:
     for given in workloads:
         workload = WORKLOADS_BY_KEY[given["key"]]
         requests, limits = requests_and_limits(workload.resources, given.get("resources"))
-        plans.append(WorkloadPlan(workload, given["replicas"], requests, limits))
+        plans.append(WorkloadPlan(workload, whole(given["replicas"]), requests, limits))
     return plans
 
 

@@ -12,7 +12,7 @@ from pulumi_kubernetes.core import v1 as core
 from pulumi_kubernetes.meta import v1 as meta
 
 from components import k8s
-from components.args import PlacementArgs, ResourcesArgs, requests_and_limits
+from components.args import PlacementArgs, ResourcesArgs, requests_and_limits, whole
 from components.catalog import DEFAULT_INSTANCE, MONGODB_IMAGE, MONGODB_RESOURCES, MONGODB_UID
 
 MONGODB_PORT = 27017
@@ -66,7 +66,7 @@ class MongoReplicaSet(pulumi.ComponentResource):
     def __init__(self, name: str, args: MongoReplicaSetArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("rocketchat:index:MongoReplicaSet", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
-        namespace, replicas = args["namespace"], args.get("replicas", 1)
+        namespace, replicas = args["namespace"], whole(args.get("replicas", 1))
         selector = k8s.labels("mongodb", "database", args.get("instance", DEFAULT_INSTANCE))
         obj_labels = k8s.object_labels(selector)
         headless = f"{name}-headless"

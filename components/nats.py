@@ -8,7 +8,7 @@ from pulumi_kubernetes.core import v1 as core
 from pulumi_kubernetes.meta import v1 as meta
 
 from components import k8s
-from components.args import PlacementArgs, ResourcesArgs, requests_and_limits
+from components.args import PlacementArgs, ResourcesArgs, requests_and_limits, whole
 from components.catalog import DEFAULT_INSTANCE, NATS_IMAGE, NATS_RESOURCES, NATS_UID
 from components.credentials import ROLLOUT_ANNOTATION_PREFIX, digest_of
 from components.passwords import GeneratedPassword
@@ -110,7 +110,7 @@ class NatsCluster(pulumi.ComponentResource):
         super().__init__("rocketchat:index:NatsCluster", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         namespace = args["namespace"]
-        replicas = args.get("replicas", 1)
+        replicas = whole(args.get("replicas", 1))
         headless = f"{name}-headless"
         selector = k8s.labels("nats", "nats", args.get("instance", DEFAULT_INSTANCE))
         obj_labels = k8s.object_labels(selector)

@@ -9,7 +9,7 @@ import re
 from dataclasses import dataclass
 from typing import NotRequired, TypedDict
 
-from components.args import ResourcesArgs, requests_and_limits
+from components.args import ResourcesArgs, requests_and_limits, whole
 from components.catalog import MICROSERVICES, MONOLITH, STREAM_HUB, Workload
 from components.versions import StreamHubRule, Version, stream_hub_rule
 
@@ -102,13 +102,13 @@ def plan_workloads(sizing: SizingArgs) -> tuple[tuple[WorkloadPlan, ...], tuple[
     version = Version.parse(sizing["version"])
     monolith = sizing.get("monolith") or {}
     requests, limits = requests_and_limits(MONOLITH.resources, monolith.get("resources"))
-    plans = [WorkloadPlan(MONOLITH, monolith.get("replicas", 1), requests, limits)]
+    plans = [WorkloadPlan(MONOLITH, whole(monolith.get("replicas", 1)), requests, limits)]
     notes: list[Note] = []
     if not sizing.get("microservices", True):
         return tuple(plans), ()
 
     services = sizing.get("services") or {}
-    users = sizing.get("concurrent_users", 0)
+    users = whole(sizing.get("concurrent_users", 0))
     needed_streamers = ddp_streamer_replicas_for(users)
     for workload in MICROSERVICES:
         given: ServiceArgs | StreamHubArgs = services.get(args_key(workload)) or {}  # type: ignore[assignment]
@@ -117,7 +117,8 @@ def plan_workloads(sizing: SizingArgs) -> tuple[tuple[WorkloadPlan, ...], tuple[
                 continue
             replicas = 1  # a singleton: never two, not even during a rollout
         else:
-            replicas = given.get("replicas")  # type: ignore[assignment]
+            given_replicas = given.get("replicas")
+            replicas = whole(given_replicas) if given_replicas is not None else None  # type: ignore[assignment]
             if workload.key == "ddpStreamer":
                 if replicas is None:
                     replicas = needed_streamers

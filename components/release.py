@@ -8,7 +8,7 @@ from pulumi_kubernetes.core import v1 as core
 from pulumi_kubernetes.helm import v3 as helm
 
 from components import k8s
-from components.args import PlacementArgs, SecretKeyArgs, WorkloadArgs
+from components.args import PlacementArgs, SecretKeyArgs, WorkloadArgs, whole
 from components.catalog import DDP_STREAMER, DEFAULT_INSTANCE, MONOLITH, Workload
 from components.credentials import MONGO_SECRET_KEY, secret_key
 from components.microservices import plans_of
@@ -122,7 +122,7 @@ class RocketChatRelease(pulumi.ComponentResource):
             license_secret=args.get("license_secret"),
             bundled_mongodb=args.get("bundled_mongodb"),
             bundled_mongodb_auth_secret=auth_secret_name,
-            bundled_nats_replicas=args.get("bundled_nats_replicas", 1),
+            bundled_nats_replicas=whole(args.get("bundled_nats_replicas", 1)),
             placement=args.get("placement"),
             pod_monitor=args.get("pod_monitor", False),
         )
@@ -135,8 +135,8 @@ class RocketChatRelease(pulumi.ComponentResource):
             values=values,
             atomic=chart.get("atomic", True),
             cleanup_on_fail=chart.get("cleanup_on_fail", True),
-            timeout=chart.get("timeout", 900),
-            max_history=chart.get("max_history", 10),
+            timeout=whole(chart.get("timeout", 900)),
+            max_history=whole(chart.get("max_history", 10)),
             skip_await=chart.get("skip_await", False),
             create_namespace=False,
             # A release installed by hand is adopted with `pulumi import kubernetes:helm.sh/v3:Release <release>

@@ -14,7 +14,7 @@ from typing import Any, TypedDict
 from pulumi_kubernetes.helm import v3 as helm
 
 from components import k8s
-from components.args import PlacementArgs, ResourcesArgs, SecretKeyArgs, requests_and_limits
+from components.args import PlacementArgs, ResourcesArgs, SecretKeyArgs, requests_and_limits, whole
 from components.catalog import (
     MOLECULER_METRICS_PORT,
     MONGODB_RESOURCES,
@@ -268,7 +268,7 @@ def bundled_mongodb_values(
         "enabled": True,
         "architecture": "replicaset",
         "replicaSetName": BUNDLED_MONGODB_REPLICA_SET,
-        "replicaCount": mongodb.get("replicas", 1),
+        "replicaCount": whole(mongodb.get("replicas", 1)),
         "auth": {
             "enabled": True,
             "existingSecret": auth_secret_name,

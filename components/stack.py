@@ -7,7 +7,7 @@ from pulumi_kubernetes.core import v1 as core
 from pulumi_kubernetes.meta import v1 as meta
 
 from components import k8s
-from components.args import PlacementArgs, ResourcesArgs, WorkloadArgs
+from components.args import PlacementArgs, ResourcesArgs, WorkloadArgs, whole
 from components.catalog import DDP_STREAMER, DEFAULT_INSTANCE, MONOLITH
 from components.credentials import (
     LICENSE_KEY,
@@ -121,10 +121,10 @@ def replica_counts(args: RocketChatStackArgs) -> dict[str, int]:
     """Pods per workload, as the `replicas` output gives them: Rocket.Chat's, NATS (ours or the chart's), MongoDB."""
     plans, _ = plan_workloads(sizing(args))
     counts = {p.workload.name: p.replicas for p in plans}
-    counts["nats"] = (args.get("nats") or {}).get("replicas", 1)
+    counts["nats"] = whole((args.get("nats") or {}).get("replicas", 1))
     in_cluster = (args.get("mongodb") or {}).get("in_cluster")
     if in_cluster is not None:
-        counts["mongodb"] = in_cluster.get("replicas", 1)
+        counts["mongodb"] = whole(in_cluster.get("replicas", 1))
     return counts
 
 
@@ -358,7 +358,7 @@ class RocketChatStack(pulumi.ComponentResource):
 
         tls = ingress_settings.get("tls") or {}
         dns = args.get("dns") or {}
-        ttl = dns.get("ttl", DEFAULT_DNS_TTL)
+        ttl = whole(dns.get("ttl", DEFAULT_DNS_TTL))
         ingress = RocketChatIngress(
             instance,
             _without_none(

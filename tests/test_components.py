@@ -197,3 +197,29 @@ def test_a_whole_stack_from_the_required_args_and_a_database(recording: Recordin
     assert {"NatsCluster/nats", "MongoReplicaSet/mongodb", "MicroserviceSet/rocketchat"} <= set(
         children(recording, "chat")
     )
+
+
+def test_numbers_from_another_language_arrive_as_floats_and_still_count(recording: Recording) -> None:
+    """Pulumi's wire format has one number type: a YAML or TypeScript program's `replicas: 3` reaches the component
+    provider as 3.0 (found by the YAML program of the e2e suite)."""
+
+    def make() -> Any:
+        stack = RocketChatStack(
+            "chat",
+            {
+                "mode": "raw",
+                "host": "chat.team.example",
+                "version": "8.6.1",
+                "concurrent_users": 1000.0,
+                "nats": {"replicas": 3.0},
+                "mongodb": {"in_cluster": {"replicas": 1.0}},
+                "dns": {"ttl": 60.0},
+            },
+        )
+        return stack.replicas
+
+    replicas = built(make)
+    assert (replicas["ddp-streamer"], replicas["nats"], replicas["mongodb"]) == (2, 3, 1)
+    assert all(type(n) is int for n in replicas.values())
+    nats = next(r for r in recording.resources if r.kind == "StatefulSet" and r.name == "nats")
+    assert reveal(nats.inputs)["spec"]["replicas"] == 3

@@ -33,6 +33,33 @@ def package_schema() -> dict[str, Any]:
     return json.loads(provider.schema)
 
 
+def outline(schema: dict[str, Any]) -> dict[str, Any]:
+    """What a consumer's program depends on: each resource's inputs (with their types, plain or not, and which are
+    required) and outputs, and each type's properties. `pulumi package get-schema` gives the same outline of the
+    same package, with the schema normalised its own way (descriptions and empty sections it leaves out)."""
+
+    def kind(prop: dict[str, Any]) -> Any:
+        if "$ref" in prop:
+            return prop["$ref"]
+        inner = prop.get("items") or prop.get("additionalProperties")
+        return [prop.get("type"), prop.get("plain", False), kind(inner) if inner else None]
+
+    def properties(props: dict[str, Any]) -> dict[str, Any]:
+        return {name: kind(prop) for name, prop in sorted(props.items())}
+
+    return {
+        "resources": {
+            token: {
+                "inputs": properties(resource.get("inputProperties") or {}),
+                "required": sorted(resource.get("requiredInputs") or []),
+                "outputs": properties(resource.get("properties") or {}),
+            }
+            for token, resource in sorted(schema["resources"].items())
+        },
+        "types": {token: properties(t.get("properties") or {}) for token, t in sorted(schema.get("types", {}).items())},
+    }
+
+
 def main() -> int:
     json.dump(package_schema(), sys.stdout, indent=2, sort_keys=True)
     sys.stdout.write("\n")

@@ -228,7 +228,17 @@ def pulumi(tools: Path, cluster: Cluster, project: Path, tmp_path_factory: pytes
         "NO_COLOR": "1",
     }
     env.pop("PULUMI_ACCESS_TOKEN", None)
-    return Pulumi(tools, project, os.environ.get("E2E_STACK", "e2e"), env)
+    cli = Pulumi(tools, project, os.environ.get("E2E_STACK", "e2e"), env)
+    # Installing a package (`pulumi package add`, a YAML program's `packages:`) asks for the Kubernetes plugin at the
+    # version of the Python SDK it lists, which nothing may download here: the toolchain's provider is installed
+    # under that version, as `pulumi plugin install --file` does on any machine without the registry.
+    from importlib.metadata import version
+
+    sdk = version("pulumi_kubernetes")
+    cli.run(
+        "plugin", "install", "resource", "kubernetes", f"v{sdk}", "--file", str(tools / "pulumi-resource-kubernetes")
+    )
+    return cli
 
 
 # --- the pinned chart, from a Helm repository on 127.0.0.1 ----------------------------------------------------------
