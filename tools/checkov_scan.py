@@ -42,7 +42,7 @@ STACKS: dict[str, tuple[str, dict[str, Any]]] = {
     "prod-helm": ("prod", {}),
 }
 
-# The official chart as a plain install would set it (external MongoDB and NATS, no ingress): see the README.
+# The official chart as a plain install would set it (external MongoDB and NATS, no ingress): see docs/security.md.
 CHART_PLAIN_VALUES: dict[str, Any] = {
     "image": {"tag": "8.6.1"},
     "host": "chat.example.com",
