@@ -42,12 +42,24 @@ class SecretKeyArgs(TypedDict):
     digest: NotRequired[pulumi.Input[str]]
 
 
+class AutoscalingArgs(TypedDict):
+    """A HorizontalPodAutoscaler for a workload: pods between `min_replicas` and `max_replicas`, scaled on CPU."""
+
+    max_replicas: int
+    min_replicas: NotRequired[int]
+    """Default: the pods the workload would run without autoscaling (ddp-streamer: one per 500 users)."""
+    target_cpu_utilization_percentage: NotRequired[int]
+    """Average CPU use, in percent of the pods' CPU request, the autoscaler keeps the pods at (default 70)."""
+
+
 class WorkloadArgs(TypedDict):
-    """One Rocket.Chat workload to run: its catalog key (`monolith`, `account`, `ddpStreamer`...), its pod count."""
+    """One Rocket.Chat workload to run: its catalog key (`monolith`, `account`, `ddpStreamer`...), its pod count
+    (with `autoscaling`, the count it starts at; the autoscaler owns it from then on)."""
 
     key: str
     replicas: int
     resources: NotRequired[ResourcesArgs]
+    autoscaling: NotRequired[AutoscalingArgs]
 
 
 def whole(value: float | int) -> int:

@@ -149,6 +149,8 @@ BROKER_ENV: dict[str, str] = {
 
 NATS_IMAGE = "docker.io/library/nats:2.12.1-alpine"
 NATS_RESOURCES = ResourceDefaults(cpu_request="50m", memory_request="64Mi", memory_limit="256Mi")
+NATS_EXPORTER_IMAGE = "docker.io/natsio/prometheus-nats-exporter:0.18.0"
+NATS_EXPORTER_RESOURCES = ResourceDefaults(cpu_request="10m", memory_request="32Mi", memory_limit="64Mi")
 # The nats image declares no user (it would run as root) and needs none: any UID that can read the mounted config.
 # At or above 10000 so that it cannot coincide with an account on the node (checkov CKV_K8S_40).
 NATS_UID = 10001

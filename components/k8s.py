@@ -128,6 +128,7 @@ def hardened_pod_spec(
     replicas: int,
     placement: PlacementArgs | None,
     termination_grace_period_seconds: int | None = None,
+    sidecars: list[core.ContainerArgs] | None = None,
 ) -> core.PodSpecArgs:
     """The pod every component runs: restricted security, no API token, no service-link env, spread, placed."""
     return core.PodSpecArgs(
@@ -135,7 +136,7 @@ def hardened_pod_spec(
         # Service links would inject <SERVICE>_PORT variables, which Rocket.Chat's own env handling does not expect.
         enable_service_links=False,
         security_context=pod_security(uid),
-        containers=[container],
+        containers=[container, *(sidecars or [])],
         volumes=volumes,
         termination_grace_period_seconds=termination_grace_period_seconds,
         topology_spread_constraints=topology_spread(selector, replicas),

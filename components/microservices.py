@@ -4,6 +4,7 @@ from typing import NotRequired, TypedDict
 
 import pulumi
 from pulumi_kubernetes.apps import v1 as apps
+from pulumi_kubernetes.autoscaling import v2 as autoscaling
 from pulumi_kubernetes.core import v1 as core
 from pulumi_kubernetes.meta import v1 as meta
 
@@ -11,7 +12,7 @@ from components import k8s
 from components.args import PlacementArgs, SecretKeyArgs, WorkloadArgs, requests_and_limits, whole
 from components.catalog import BROKER_ENV, DEFAULT_INSTANCE, HEALTH_PATH, ROCKETCHAT_UID, WORKLOADS_BY_KEY, Workload
 from components.credentials import rollout_annotations, secret_env
-from components.planning import WorkloadPlan
+from components.planning import Autoscaling, WorkloadPlan, autoscaling_for
 
 
 class MicroserviceSetArgs(TypedDict):
@@ -38,7 +39,9 @@ def plans_of(workloads: list[WorkloadArgs]) -> list[WorkloadPlan]:
     for given in workloads:
         workload = WORKLOADS_BY_KEY[given["key"]]
         requests, limits = requests_and_limits(workload.resources, given.get("resources"))
-        plans.append(WorkloadPlan(workload, whole(given["replicas"]), requests, limits))
+        replicas = whole(given["replicas"])
+        scaling = autoscaling_for(workload, given.get("autoscaling"), replicas)
+        plans.append(WorkloadPlan(workload, scaling.min_replicas if scaling else replicas, requests, limits, scaling))
     return plans
 
 
@@ -87,8 +90,33 @@ def _strategy(workload: Workload) -> apps.DeploymentStrategyArgs:
     )
 
 
+def autoscaler_spec(
+    deployment_name: pulumi.Input[str], scaling: Autoscaling
+) -> autoscaling.HorizontalPodAutoscalerSpecArgs:
+    """Scale a Deployment between the bounds on its pods' average CPU use (relative to their request)."""
+    return autoscaling.HorizontalPodAutoscalerSpecArgs(
+        scale_target_ref=autoscaling.CrossVersionObjectReferenceArgs(
+            api_version="apps/v1", kind="Deployment", name=deployment_name
+        ),
+        min_replicas=scaling.min_replicas,
+        max_replicas=scaling.max_replicas,
+        metrics=[
+            autoscaling.MetricSpecArgs(
+                type="Resource",
+                resource=autoscaling.ResourceMetricSourceArgs(
+                    name="cpu",
+                    target=autoscaling.MetricTargetArgs(
+                        type="Utilization", average_utilization=scaling.target_cpu_percent
+                    ),
+                ),
+            )
+        ],
+    )
+
+
 class MicroserviceSet(pulumi.ComponentResource):
-    """One Deployment per workload (monolith first), a Service where traffic enters, a PDB where replicated."""
+    """One Deployment per workload (monolith first), a Service where traffic enters, a PDB where replicated, a
+    HorizontalPodAutoscaler where asked."""
 
     service_names: pulumi.Output[dict[str, str]]
     """Workload key -> its Service's name: the monolith's and ddp-streamer's (where the Ingress sends traffic)."""
@@ -150,14 +178,25 @@ class MicroserviceSet(pulumi.ComponentResource):
                         container=container,
                         volumes=volumes,
                         selector=selector,
-                        replicas=plan.replicas,
+                        replicas=plan.max_replicas,
                         placement=args.get("placement"),
                     ),
                 ),
             ),
-            opts=child,
+            # An autoscaled Deployment's count is its autoscaler's: `pulumi up` sets it on creation (the minimum)
+            # and leaves it alone after, instead of resetting what the autoscaler chose. The provider keeps the live
+            # count whenever it updates the Deployment (or sends none where another field manager owns it).
+            opts=pulumi.ResourceOptions(parent=self, ignore_changes=["spec.replicas"]) if plan.autoscaling else child,
         )
-        k8s.disruption_budget(name, namespace, selector, obj_labels, plan.replicas, child)
+        # maxUnavailable 1 holds at any count, so the budget is sized once for the most pods the workload can run.
+        k8s.disruption_budget(name, namespace, selector, obj_labels, plan.max_replicas, child)
+        if plan.autoscaling:
+            autoscaling.HorizontalPodAutoscaler(
+                name,
+                metadata=k8s.metadata(name, namespace, obj_labels),
+                spec=autoscaler_spec(deployment.metadata.name, plan.autoscaling),
+                opts=child,
+            )
 
         if workload.service is None:
             return deployment, None

@@ -9,13 +9,22 @@ from pulumi_kubernetes.meta import v1 as meta
 
 from components import k8s
 from components.args import PlacementArgs, ResourcesArgs, requests_and_limits, whole
-from components.catalog import DEFAULT_INSTANCE, NATS_IMAGE, NATS_RESOURCES, NATS_UID
+from components.catalog import (
+    DEFAULT_INSTANCE,
+    NATS_EXPORTER_IMAGE,
+    NATS_EXPORTER_RESOURCES,
+    NATS_IMAGE,
+    NATS_RESOURCES,
+    NATS_UID,
+)
 from components.credentials import ROLLOUT_ANNOTATION_PREFIX, digest_of
 from components.passwords import GeneratedPassword
 
 CLIENT_PORT = 4222
 CLUSTER_PORT = 6222
 MONITOR_PORT = 8222
+METRICS_PORT = 7777
+"""The metrics exporter's port (named `metrics`): Prometheus's view of the server's monitoring endpoints."""
 CLIENT_USER = "rocketchat"
 ROUTE_USER = "route"
 PID_FILE = "/var/run/nats/nats.pid"
@@ -92,6 +101,26 @@ class NatsClusterArgs(TypedDict):
     image: NotRequired[str]
     resources: NotRequired[ResourcesArgs]
     placement: NotRequired[PlacementArgs]
+    metrics_exporter: NotRequired[bool]
+    """Run prometheus-nats-exporter beside each server (port `metrics`, 7777), for a PodMonitor to scrape."""
+
+
+def exporter_container() -> core.ContainerArgs:
+    """prometheus-nats-exporter reading the server's monitoring port over localhost: the server's counters
+    (/varz), its routes (/routez), clients (/connz) and subscriptions (/subsz) as Prometheus metrics."""
+    requests, limits = NATS_EXPORTER_RESOURCES.requests, NATS_EXPORTER_RESOURCES.limits
+    return core.ContainerArgs(
+        name="metrics",
+        image=NATS_EXPORTER_IMAGE,
+        image_pull_policy=k8s.IMAGE_PULL_POLICY,
+        args=["-port", str(METRICS_PORT), "-varz", "-routez", "-connz", "-subz", f"http://localhost:{MONITOR_PORT}"],
+        ports=[core.ContainerPortArgs(name="metrics", container_port=METRICS_PORT)],
+        # A TCP check: an HTTP one would scrape the server, and a server still starting would restart its exporter.
+        readiness_probe=core.ProbeArgs(tcp_socket=core.TCPSocketActionArgs(port="metrics"), period_seconds=10),
+        liveness_probe=core.ProbeArgs(tcp_socket=core.TCPSocketActionArgs(port="metrics"), period_seconds=30),
+        resources=k8s.resources(requests, limits),
+        security_context=k8s.container_security(NATS_UID),
+    )
 
 
 class NatsCluster(pulumi.ComponentResource):
@@ -218,6 +247,7 @@ class NatsCluster(pulumi.ComponentResource):
                         placement=args.get("placement"),
                         # Longer than the lame-duck duration so clients drain before the kill.
                         termination_grace_period_seconds=60,
+                        sidecars=[exporter_container()] if args.get("metrics_exporter") else None,
                     ),
                 ),
             ),

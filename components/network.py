@@ -2,7 +2,8 @@
 
 Ingress traffic is denied by default; then NATS takes clients only from this stack's Rocket.Chat pods and routes
 only from its peers, MongoDB takes only Rocket.Chat pods, the monolith and ddp-streamer take HTTP only from the
-ingress controller's namespace, and metrics ports open to the monitoring namespace. Egress stays open: Rocket.Chat
+ingress controller's namespace, and metrics ports (Rocket.Chat's, and the NATS exporter's where it runs) open to the
+monitoring namespace. Egress stays open: Rocket.Chat
 reaches external MongoDB, push gateways and the marketplace.
 
 Rocket.Chat pods are selected by the stack's instance label (`rocketchat.chat/instance`), which raw and chart-made
@@ -25,7 +26,7 @@ from components.catalog import (
     WORKLOADS,
 )
 from components.mongodb import MONGODB_PORT
-from components.nats import CLIENT_PORT, CLUSTER_PORT, MONITOR_PORT
+from components.nats import CLIENT_PORT, CLUSTER_PORT, METRICS_PORT
 
 
 class StackNetworkPoliciesArgs(TypedDict):
@@ -38,6 +39,8 @@ class StackNetworkPoliciesArgs(TypedDict):
     """Where Prometheus runs (default `monitoring`): the only source of scrapes."""
     nats_pods: NotRequired[pulumi.Input[dict[str, str]]]
     """The labels of the NATS pods, when the stack runs its own NatsCluster."""
+    nats_metrics: NotRequired[bool]
+    """The NATS pods run the metrics exporter: the monitoring namespace may scrape it (and nothing else of them)."""
     mongo_pods: NotRequired[pulumi.Input[dict[str, str]]]
     """The labels of the in-cluster MongoDB's pods, when the stack runs one."""
     default_deny: NotRequired[bool]
@@ -123,15 +126,17 @@ class StackNetworkPolicies(pulumi.ComponentResource):
         )
         if nats_pods is not None:
             nats_peer = networking.NetworkPolicyPeerArgs(pod_selector=meta.LabelSelectorArgs(match_labels=nats_pods))
-            policy(
-                "nats",
-                meta.LabelSelectorArgs(match_labels=nats_pods),
-                [
-                    networking.NetworkPolicyIngressRuleArgs(from_=[rocketchat_peer], ports=_ports(CLIENT_PORT)),
-                    networking.NetworkPolicyIngressRuleArgs(from_=[nats_peer], ports=_ports(CLUSTER_PORT)),
-                    networking.NetworkPolicyIngressRuleArgs(from_=[monitoring_peer], ports=_ports(MONITOR_PORT)),
-                ],
-            )
+            nats_rules = [
+                networking.NetworkPolicyIngressRuleArgs(from_=[rocketchat_peer], ports=_ports(CLIENT_PORT)),
+                networking.NetworkPolicyIngressRuleArgs(from_=[nats_peer], ports=_ports(CLUSTER_PORT)),
+            ]
+            # The monitoring port itself (client names and addresses in /connz) stays closed: only the exporter
+            # beside each server reads it, over localhost.
+            if args.get("nats_metrics"):
+                nats_rules.append(
+                    networking.NetworkPolicyIngressRuleArgs(from_=[monitoring_peer], ports=_ports(METRICS_PORT))
+                )
+            policy("nats", meta.LabelSelectorArgs(match_labels=nats_pods), nats_rules)
         if mongo_pods is not None:
             mongo_peer = networking.NetworkPolicyPeerArgs(pod_selector=meta.LabelSelectorArgs(match_labels=mongo_pods))
             policy(

@@ -9,16 +9,20 @@ import re
 from dataclasses import dataclass
 from typing import NotRequired, TypedDict
 
-from components.args import ResourcesArgs, requests_and_limits, whole
+from components.args import AutoscalingArgs, ResourcesArgs, requests_and_limits, whole
 from components.catalog import MICROSERVICES, MONOLITH, STREAM_HUB, Workload
 from components.versions import StreamHubRule, Version, stream_hub_rule
 
 USERS_PER_DDP_STREAMER = 500
+DEFAULT_TARGET_CPU_PERCENT = 70
+"""Average CPU, in percent of the request, an autoscaled workload is kept at: headroom for the minute a new pod
+takes to start (ddp-streamer reaches the monolith first) while a Monday-morning login wave keeps coming."""
 
 
 class ServiceArgs(TypedDict, total=False):
     replicas: int
     resources: ResourcesArgs
+    autoscaling: AutoscalingArgs
 
 
 class StreamHubArgs(TypedDict, total=False):
@@ -38,6 +42,7 @@ class ServicesArgs(TypedDict, total=False):
 class MonolithArgs(TypedDict, total=False):
     replicas: int
     resources: ResourcesArgs
+    autoscaling: AutoscalingArgs
 
 
 class SizingArgs(TypedDict):
@@ -52,30 +57,57 @@ class SizingArgs(TypedDict):
 
 
 @dataclass(frozen=True)
+class Autoscaling:
+    """A workload's HorizontalPodAutoscaler: its pod count stays between the two bounds, set by CPU use."""
+
+    min_replicas: int
+    max_replicas: int
+    target_cpu_percent: int = DEFAULT_TARGET_CPU_PERCENT
+
+    def __str__(self) -> str:
+        return f"{self.min_replicas}..{self.max_replicas}"
+
+
+@dataclass(frozen=True)
 class WorkloadPlan:
     """One workload as the stack runs it."""
 
     workload: Workload
     replicas: int
+    """The pods it runs; when autoscaled, the pods it starts with (the minimum), the autoscaler's from then on."""
     requests: dict[str, str]
     limits: dict[str, str]
+    autoscaling: Autoscaling | None = None
+
+    @property
+    def max_replicas(self) -> int:
+        """The most pods it can run: what spreading and disruption budgets are sized for."""
+        return self.autoscaling.max_replicas if self.autoscaling else self.replicas
+
+    @property
+    def count(self) -> int | str:
+        """The pods it runs as the `replicas` output says it: a number, or `min..max` where it autoscales."""
+        return str(self.autoscaling) if self.autoscaling else self.replicas
 
 
 @dataclass(frozen=True)
 class BelowSizing:
-    """ddp-streamer's replicas were set below one pod per 500 concurrent users."""
+    """ddp-streamer's replicas (or its autoscaler's minimum) were set below one pod per 500 concurrent users."""
 
     replicas: int
     needed: int
     concurrent_users: int
+    autoscaled: bool = False
 
 
 @dataclass(frozen=True)
 class Unlicensed:
-    """More than one pod of a service that needs an Enterprise licence to run more than one."""
+    """More than one pod (or an autoscaler allowed more than one) of a service that needs an Enterprise licence to
+    run more than one."""
 
     workload: Workload
     replicas: int
+    autoscaled: bool = False
 
 
 Note = BelowSizing | Unlicensed
@@ -97,12 +129,33 @@ def args_key(workload: Workload) -> str:
     return re.sub(r"(?<!^)(?=[A-Z])", "_", workload.key).lower()
 
 
+def autoscaling_for(workload: Workload, given: AutoscalingArgs | None, replicas: int) -> Autoscaling | None:
+    """The autoscaler a workload asks for, its minimum defaulting to the pods it would run without one."""
+    if not given:
+        return None
+    if workload.scaling == "singleton":
+        raise ValueError(f"{workload.name} runs exactly one pod, never two: it cannot autoscale")
+    scaling = Autoscaling(
+        min_replicas=whole(given.get("min_replicas", replicas)),
+        max_replicas=whole(given["max_replicas"]),
+        target_cpu_percent=whole(given.get("target_cpu_utilization_percentage", DEFAULT_TARGET_CPU_PERCENT)),
+    )
+    if scaling.min_replicas < 1 or scaling.max_replicas < scaling.min_replicas:
+        raise ValueError(
+            f"{workload.name}: autoscaling needs 1 <= min_replicas <= max_replicas "
+            f"(got {scaling.min_replicas}..{scaling.max_replicas})"
+        )
+    return scaling
+
+
 def plan_workloads(sizing: SizingArgs) -> tuple[tuple[WorkloadPlan, ...], tuple[Note, ...]]:
     """The monolith first, then every microservice the version and settings call for; and what is worth a warning."""
     version = Version.parse(sizing["version"])
     monolith = sizing.get("monolith") or {}
     requests, limits = requests_and_limits(MONOLITH.resources, monolith.get("resources"))
-    plans = [WorkloadPlan(MONOLITH, whole(monolith.get("replicas", 1)), requests, limits)]
+    monolith_replicas = whole(monolith.get("replicas", 1))
+    scaling = autoscaling_for(MONOLITH, monolith.get("autoscaling"), monolith_replicas)
+    plans = [_plan(MONOLITH, monolith_replicas, requests, limits, scaling)]
     notes: list[Note] = []
     if not sizing.get("microservices", True):
         return tuple(plans), ()
@@ -119,14 +172,23 @@ def plan_workloads(sizing: SizingArgs) -> tuple[tuple[WorkloadPlan, ...], tuple[
         else:
             given_replicas = given.get("replicas")
             replicas = whole(given_replicas) if given_replicas is not None else None  # type: ignore[assignment]
-            if workload.key == "ddpStreamer":
-                if replicas is None:
-                    replicas = needed_streamers
-                elif replicas < needed_streamers:
-                    notes.append(BelowSizing(replicas, needed_streamers, users))
+            if workload.key == "ddpStreamer" and replicas is None:
+                replicas = needed_streamers
             replicas = replicas or 1
-        if replicas > 1 and workload.scaling == "licensed" and not sizing.get("licensed", False):
-            notes.append(Unlicensed(workload, replicas))
+        scaling = autoscaling_for(workload, given.get("autoscaling"), replicas)  # type: ignore[arg-type]
+        floor = scaling.min_replicas if scaling else replicas
+        if workload.key == "ddpStreamer" and floor < needed_streamers:
+            notes.append(BelowSizing(floor, needed_streamers, users, autoscaled=scaling is not None))
+        most = scaling.max_replicas if scaling else replicas
+        if most > 1 and workload.scaling == "licensed" and not sizing.get("licensed", False):
+            notes.append(Unlicensed(workload, most, autoscaled=scaling is not None))
         requests, limits = requests_and_limits(workload.resources, given.get("resources"))
-        plans.append(WorkloadPlan(workload, replicas, requests, limits))
+        plans.append(_plan(workload, replicas, requests, limits, scaling))
     return tuple(plans), tuple(notes)
+
+
+def _plan(
+    workload: Workload, replicas: int, requests: dict[str, str], limits: dict[str, str], scaling: Autoscaling | None
+) -> WorkloadPlan:
+    """A workload's plan; an autoscaled one starts at its autoscaler's minimum."""
+    return WorkloadPlan(workload, scaling.min_replicas if scaling else replicas, requests, limits, scaling)

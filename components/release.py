@@ -64,6 +64,11 @@ class RocketChatReleaseArgs(TypedDict):
     pod_monitor: NotRequired[bool]
 
 
+CHART_METRICS_PORTS = ("metrics", "ms-metrics")
+"""The metrics ports of the chart's pods (with `prometheusScraping` on): the monolith's Prometheus endpoint and
+every process's Moleculer reporter."""
+
+
 def chart_pod_name(release: str, workload: Workload) -> str:
     """The `app.kubernetes.io/name` label the chart gives a workload's pods."""
     return "rocketchat" if workload.is_monolith else f"{release}-{workload.name}"
@@ -104,6 +109,11 @@ class RocketChatRelease(pulumi.ComponentResource):
         release = chart.get("release_name", DEFAULT_RELEASE_NAME)
         namespace = args["namespace"]
         plans = plans_of(args["workloads"])
+        if autoscaled := [p.workload.name for p in plans if p.autoscaling]:
+            raise ValueError(
+                f"RocketChatRelease cannot autoscale {', '.join(autoscaled)}: the official chart sets every "
+                "Deployment's replica count on each upgrade, undoing what an autoscaler chose (MicroserviceSet can)"
+            )
         depends = _dependencies(opts)
 
         mongo_secret, auth_secret_name = args.get("mongo_secret"), None

@@ -20,15 +20,20 @@ from components.credentials import (
 from components.ingress import DEFAULT_CLASS, DEFAULT_DNS_TTL, RocketChatIngress, dns_records
 from components.microservices import MicroserviceSet
 from components.mongodb import MongoReplicaSet
+from components.monitoring import EXPORTER_DEFAULT, NATS_CHART
 from components.nats import NatsCluster
 from components.network import DEFAULT_INGRESS_NAMESPACE, DEFAULT_MONITORING_NAMESPACE, StackNetworkPolicies
+from components.observability import RAW_METRICS_PORTS, StackMonitoring, StackMonitoringArgs
 from components.passwords import GeneratedPassword
-from components.planning import MonolithArgs, ServicesArgs, plan_workloads
-from components.release import DEFAULT_RELEASE_NAME, ChartArgs
+from components.planning import MonolithArgs, ServicesArgs, WorkloadPlan, plan_workloads
+from components.release import CHART_METRICS_PORTS, DEFAULT_RELEASE_NAME, ChartArgs
 from components.release_values import BundledMongoArgs
 from components.tokens import STACK_TYPE
+from components.versions import StreamHubRule, Version, stream_hub_rule
 
 DEFAULT_NAMESPACE = "rocketchat"
+NATS_NAME = "nats"
+"""The stack's NatsCluster: its StatefulSet and Services are named so."""
 EXTERNAL_DNS_PREFIX = "external-dns.alpha.kubernetes.io/"
 
 
@@ -71,6 +76,15 @@ class MonitoringArgs(TypedDict, total=False):
     namespace: str
     """Where Prometheus runs: the only namespace the metrics ports take traffic from."""
     pod_monitor: bool
+    """PodMonitors for the Rocket.Chat pods and the stack's NATS (whose pods then run a metrics exporter)."""
+    prometheus_rule: bool
+    """A PrometheusRule with the stack's alerts."""
+    dashboards: bool
+    """Grafana dashboards in a ConfigMap the Grafana sidecar loads."""
+    labels: dict[str, str]
+    """Extra labels of the PodMonitors and the PrometheusRule: what the Prometheus's selectors look for."""
+    runbook_url: str
+    """Where the alerts' runbook is published: each alert links to `<url>#<alert name>`."""
 
 
 class RocketChatStackArgs(TypedDict):
@@ -117,15 +131,62 @@ def stack_url(args: RocketChatStackArgs) -> str:
     return f"{'https' if tls else 'http'}://{args['host']}"
 
 
-def replica_counts(args: RocketChatStackArgs) -> dict[str, int]:
-    """Pods per workload, as the `replicas` output gives them: Rocket.Chat's, NATS (ours or the chart's), MongoDB."""
+def replica_counts(args: RocketChatStackArgs) -> dict[str, int | str]:
+    """Pods per workload, as the `replicas` output gives them: Rocket.Chat's (`min..max` where a workload autoscales),
+    NATS (ours or the chart's), MongoDB."""
     plans, _ = plan_workloads(sizing(args))
-    counts = {p.workload.name: p.replicas for p in plans}
+    counts: dict[str, int | str] = {p.workload.name: p.count for p in plans}
     counts["nats"] = whole((args.get("nats") or {}).get("replicas", 1))
     in_cluster = (args.get("mongodb") or {}).get("in_cluster")
     if in_cluster is not None:
         counts["mongodb"] = whole(in_cluster.get("replicas", 1))
     return counts
+
+
+def workload_args(plan: WorkloadPlan) -> WorkloadArgs:
+    """A planned workload as MicroserviceSet and RocketChatRelease take it."""
+    given: WorkloadArgs = {
+        "key": plan.workload.key,
+        "replicas": plan.replicas,
+        "resources": {"requests": plan.requests, "limits": plan.limits},
+    }
+    if plan.autoscaling:
+        given["autoscaling"] = {
+            "min_replicas": plan.autoscaling.min_replicas,
+            "max_replicas": plan.autoscaling.max_replicas,
+            "target_cpu_utilization_percentage": plan.autoscaling.target_cpu_percent,
+        }
+    return given
+
+
+def monitoring_args(
+    args: RocketChatStackArgs, plans: tuple[WorkloadPlan, ...], nats_pods: pulumi.Input[dict[str, str]] | None
+) -> StackMonitoringArgs:
+    """What StackMonitoring watches of this stack: its workloads, and NATS (the stack's own, or the chart's)."""
+    monitoring = args.get("monitoring") or {}
+    helm = args["mode"] == "helm"
+    release = (args.get("chart") or {}).get("release_name", DEFAULT_RELEASE_NAME)
+    version = Version.parse(args["version"])
+    return _without_none(
+        {
+            "namespace": args.get("namespace", DEFAULT_NAMESPACE),
+            "instance": stack_instance(args),
+            "workloads": [p.workload.key for p in plans],
+            "workload_prefix": release if helm else stack_instance(args),
+            "metrics_ports": list(CHART_METRICS_PORTS if helm else RAW_METRICS_PORTS),
+            "pod_monitor": monitoring.get("pod_monitor", False),
+            "nats_pods": nats_pods if monitoring.get("pod_monitor") else None,
+            # The chart's bundled NATS: its StatefulSet and the prefix its exporter gives the metrics.
+            "nats_statefulset": NATS_NAME if nats_pods is not None else f"{release}-nats",
+            "nats_metrics_prefix": EXPORTER_DEFAULT.prefix if nats_pods is not None else NATS_CHART.prefix,
+            "prometheus_rule": monitoring.get("prometheus_rule", False),
+            "dashboards": monitoring.get("dashboards", False),
+            "stream_hub_required": args.get("microservices", True)
+            and stream_hub_rule(version) is StreamHubRule.REQUIRED,
+            "labels": dict(monitoring.get("labels") or {}) or None,
+            "runbook_url": monitoring.get("runbook_url"),
+        }
+    )
 
 
 def check_stack_args(args: RocketChatStackArgs) -> None:
@@ -161,8 +222,8 @@ class RocketChatStack(pulumi.ComponentResource):
     """The load balancer's IP or host name once the ingress controller publishes one; "" until then."""
     dns_records: pulumi.Output[list[dict[str, Any]]]
     """What DNS should hold for the host: an A, AAAA or CNAME record of the address (none until there is one)."""
-    replicas: pulumi.Output[dict[str, int]]
-    """Pods per workload."""
+    replicas: pulumi.Output[dict[str, Any]]
+    """Pods per workload: a number, or `min..max` (a string) where the workload autoscales."""
     instance: pulumi.Output[str]
     """The name and label the stack's own objects carry."""
 
@@ -173,14 +234,13 @@ class RocketChatStack(pulumi.ComponentResource):
         instance = stack_instance(args)
         url = stack_url(args)
         nats_settings = args.get("nats") or {}
+        monitoring = args.get("monitoring") or {}
+        scraped = monitoring.get("pod_monitor", False)
         in_cluster = (args.get("mongodb") or {}).get("in_cluster")
         placement = args.get("scheduling") or {}
         microservices = args.get("microservices", True)
         plans, _ = plan_workloads(sizing(args))
-        workloads: list[WorkloadArgs] = [
-            {"key": p.workload.key, "replicas": p.replicas, "resources": {"requests": p.requests, "limits": p.limits}}
-            for p in plans
-        ]
+        workloads: list[WorkloadArgs] = [workload_args(p) for p in plans]
         child = pulumi.ResourceOptions(parent=self)
 
         # The namespace: the stack's own, or (create_namespace False) one its owner made, with their labels and quotas.
@@ -233,14 +293,18 @@ class RocketChatStack(pulumi.ComponentResource):
         bus_urls: dict[str, pulumi.Input[str]] = {}
         if not (helm and nats_settings.get("bundled")):
             nats = NatsCluster(
-                "nats",
-                {
-                    "namespace": ns,
-                    "replicas": nats_settings.get("replicas", 1),
-                    "instance": instance,
-                    "resources": nats_settings.get("resources") or {},
-                    "placement": placement,
-                },
+                NATS_NAME,
+                _without_none(
+                    {
+                        "namespace": ns,
+                        "replicas": nats_settings.get("replicas", 1),
+                        "instance": instance,
+                        "resources": nats_settings.get("resources") or {},
+                        "placement": placement,
+                        # Scraped: each server gets its metrics exporter.
+                        "metrics_exporter": True if scraped else None,
+                    }
+                ),
                 opts=in_ns,
             )
             bus_urls = {TRANSPORTER_KEY: nats.client_url, MONOLITH_TRANSPORTER_KEY: nats.monolith_client_url}
@@ -302,7 +366,7 @@ class RocketChatStack(pulumi.ComponentResource):
                         "bundled_nats_replicas": nats_settings.get("replicas", 1),
                         "license_secret": license_read,
                         "placement": placement,
-                        "pod_monitor": (args.get("monitoring") or {}).get("pod_monitor", False),
+                        # No chart PodMonitor: StackMonitoring's selects the pods of both modes alike.
                     }
                 ),
                 opts=needs,
@@ -336,7 +400,6 @@ class RocketChatStack(pulumi.ComponentResource):
             rocketchat = rocketchat_set
 
         ingress_settings = args.get("ingress") or {}
-        monitoring = args.get("monitoring") or {}
         StackNetworkPolicies(
             "network",
             _without_none(
@@ -346,6 +409,7 @@ class RocketChatStack(pulumi.ComponentResource):
                     "ingress_namespace": ingress_settings.get("controller_namespace", DEFAULT_INGRESS_NAMESPACE),
                     "monitoring_namespace": monitoring.get("namespace", DEFAULT_MONITORING_NAMESPACE),
                     "nats_pods": nats.selector if nats else None,
+                    "nats_metrics": True if nats and scraped else None,
                     "mongo_pods": mongo.selector if mongo else None,
                     # The chart's own NATS or MongoDB pods have no allow rules here: do not cut them off.
                     "default_deny": nats is not None and (mongo is not None or mongo_url is not None),
@@ -355,6 +419,13 @@ class RocketChatStack(pulumi.ComponentResource):
             # until they all carry it (and on a first `up`, nothing is denied while the pods start).
             opts=pulumi.ResourceOptions(parent=self, depends_on=[r for r in (namespace, rocketchat) if r is not None]),
         )
+
+        if scraped or monitoring.get("prometheus_rule") or monitoring.get("dashboards"):
+            StackMonitoring(
+                "monitoring",
+                monitoring_args(args, plans, nats.selector if nats else None),
+                opts=in_ns,
+            )
 
         tls = ingress_settings.get("tls") or {}
         dns = args.get("dns") or {}

@@ -16,12 +16,13 @@ from components import __version__
 from components.ingress import RocketChatIngress
 from components.microservices import MicroserviceSet
 from components.nats import NatsCluster
+from components.observability import StackMonitoring
 from components.stack import RocketChatStack
 
 PACKAGE = "rocketchat"
 """The package name: the components' type tokens are `rocketchat:index:<Component>`, in programs of any language as
 in this repository's own."""
-COMPONENTS = [RocketChatStack, NatsCluster, RocketChatIngress, MicroserviceSet]
+COMPONENTS = [RocketChatStack, NatsCluster, RocketChatIngress, MicroserviceSet, StackMonitoring]
 
 if __name__ == "__main__":
     component_provider_host(components=COMPONENTS, name=PACKAGE, version=__version__)

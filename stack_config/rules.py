@@ -6,10 +6,12 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+from components.catalog import DDP_STREAMER, MICROSERVICES, STREAM_HUB
+from components.planning import USERS_PER_DDP_STREAMER, args_key, ddp_streamer_replicas_for
 from components.versions import STREAM_HUB_OPTIONAL_FROM, StreamHubRule, Version, stream_hub_rule
 from stack_config.deployed import DEFAULT_RAW_INSTANCE, Deployed
 from stack_config.diagnostics import CONFIG_NAMESPACE, SECRET_KEYS, _broken, _key
-from stack_config.schema import StackConfig
+from stack_config.schema import AutoscalingConfig, StackConfig
 
 # Namespaces Kubernetes keeps for itself: nothing of a workspace belongs there.
 RESERVED_NAMESPACES = ("kube-system", "kube-public", "kube-node-lease")
@@ -63,6 +65,8 @@ def cross_key_problems(
             f"{_key(['nats', 'bundled'])}: only helm mode has the chart's bundled NATS; remove it or use mode 'helm'"
         )
 
+    problems += _autoscaling_problems(config, failed)
+
     stream_hub_keys = ("version", "microservices", "mode")
     if (
         config.version
@@ -73,6 +77,62 @@ def cross_key_problems(
         if config.mode == "helm":
             problems += _chart_stream_hub_problems(config, Version.parse(config.version))
     return problems
+
+
+def _autoscaled(config: StackConfig) -> list[tuple[list[str], Any, AutoscalingConfig]]:
+    """(key path, workload config, autoscaling) of every workload the stack file asks to autoscale."""
+    found: list[tuple[list[str], Any, AutoscalingConfig]] = []
+    if config.monolith.autoscaling:
+        found.append((["monolith", "autoscaling"], config.monolith, config.monolith.autoscaling))
+    for workload in MICROSERVICES:
+        field = args_key(workload)
+        given = getattr(config.services, field)
+        if given.autoscaling:
+            found.append((["services", workload.key, "autoscaling"], given, given.autoscaling))
+    return found
+
+
+def _autoscaling_problems(config: StackConfig, failed: set[tuple[Any, ...]]) -> list[str]:
+    problems = []
+    for path, given, scaling in _autoscaled(config):
+        if _broken(failed, *path[:-1]):
+            continue
+        if path[1] == STREAM_HUB.key:
+            problems.append(
+                f"{_key(path)}: stream-hub can never autoscale: it runs exactly one pod, never two (two would publish "
+                "every database change twice); remove the key"
+            )
+            continue
+        if config.mode == "helm":
+            problems.append(
+                f"{_key(path)}: helm mode cannot autoscale: the official chart (7.0.2) sets every Deployment's "
+                "replica count on each `helm upgrade`, so each `pulumi up` would undo what a HorizontalPodAutoscaler "
+                f"chose (and the chart has no autoscaler of its own). Use mode 'raw', or remove the key and set "
+                f"{_key([*path[:-1], 'replicas'])}"
+            )
+            continue
+        floor, why = _autoscaling_floor(config, path, given, scaling)
+        if scaling.max_replicas < floor:
+            problems.append(
+                f"{_key([*path, 'maxReplicas'])}: {scaling.max_replicas} is below the autoscaler's minimum of {floor} "
+                f"({why}); set maxReplicas to {floor} or more"
+            )
+    return problems
+
+
+def _autoscaling_floor(config: StackConfig, path: list[str], given: Any, scaling: AutoscalingConfig) -> tuple[int, str]:
+    """The autoscaler's minimum, and where it comes from (for the message)."""
+    if scaling.min_replicas is not None:
+        return scaling.min_replicas, f"{_key([*path, 'minReplicas'])}"
+    if given.replicas is not None:
+        return given.replicas, f"{_key([*path[:-1], 'replicas'])}, which minReplicas defaults to"
+    if path[-2] == DDP_STREAMER.key:
+        needed = ddp_streamer_replicas_for(config.concurrent_users)
+        return needed, (
+            f"one ddp-streamer pod per {USERS_PER_DDP_STREAMER} of rocketchat:concurrentUsers "
+            f"{config.concurrent_users}, which minReplicas defaults to"
+        )
+    return 1, "minReplicas defaults to 1"
 
 
 def _namespace_problems(config: StackConfig) -> list[str]:

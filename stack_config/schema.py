@@ -12,10 +12,12 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr, model_validator
 
+from components.planning import DEFAULT_TARGET_CPU_PERCENT
 from components.quantity import is_quantity
 from components.versions import DEFAULT_CHART_REPO, DEFAULT_CHART_VERSION, Version, is_exact_semver
 
 MAX_INSTANCE_LENGTH = 40
+_LABEL_NAME = re.compile(r"^[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$")
 
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 
@@ -84,6 +86,27 @@ def _instance(value: str) -> str:
     return value
 
 
+def _label_key(value: str) -> str:
+    prefix, _, name = value.rpartition("/")
+    if not _LABEL_NAME.match(name) or (
+        prefix and (len(prefix) > 253 or not _DNS_LABEL.match(prefix.replace(".", "-")))
+    ):
+        raise ValueError(
+            f"{value!r} is not a Kubernetes label key: an optional DNS prefix and '/', then at most 63 letters, "
+            "digits, '-', '_' or '.', starting and ending with a letter or digit"
+        )
+    return value
+
+
+def _label_value(value: str) -> str:
+    if value and not _LABEL_NAME.match(value):
+        raise ValueError(
+            f"{value!r} is not a Kubernetes label value: at most 63 letters, digits, '-', '_' or '.', starting and "
+            "ending with a letter or digit"
+        )
+    return value
+
+
 def _quantity(value: str) -> str:
     if not is_quantity(value):
         raise ValueError(f"{value!r} is not a Kubernetes quantity such as 250m, 1, 512Mi or 2Gi")
@@ -111,15 +134,27 @@ class Resources(_Model):
     limits: ResourceAmounts = ResourceAmounts()
 
 
+class AutoscalingConfig(_Model):
+    max_replicas: Replicas = Field(alias="maxReplicas")
+    min_replicas: Replicas | None = Field(None, alias="minReplicas")
+    """Default: the replicas the workload runs without autoscaling (ddp-streamer: one per 500 concurrent users)."""
+    target_cpu_utilization_percentage: Annotated[int, Field(ge=1)] = Field(
+        DEFAULT_TARGET_CPU_PERCENT, alias="targetCPUUtilizationPercentage"
+    )
+
+
 class WorkloadConfig(_Model):
     replicas: Replicas | None = None
     resources: Resources = Resources()
+    autoscaling: AutoscalingConfig | None = None
 
 
 class StreamHubConfig(_Model):
     enabled: bool | None = None
     replicas: Annotated[int, Field(ge=1, le=1)] = 1
     resources: Resources = Resources()
+    autoscaling: AutoscalingConfig | None = None
+    """Never valid (stream-hub runs exactly one pod): accepted here so the rules can say why."""
 
 
 class ServicesConfig(_Model):
@@ -133,6 +168,7 @@ class ServicesConfig(_Model):
 class MonolithConfig(_Model):
     replicas: Replicas = 1
     resources: Resources = Resources()
+    autoscaling: AutoscalingConfig | None = None
 
 
 class NatsConfig(_Model):
@@ -208,6 +244,12 @@ class MonitoringConfig(_Model):
     namespace: DnsLabel = "monitoring"
     """Namespace whose pods (Prometheus) may scrape the metrics ports."""
     pod_monitor: bool = Field(False, alias="podMonitor")
+    """PodMonitors for the Rocket.Chat pods and the stack's NATS (with its metrics exporter)."""
+    prometheus_rule: bool = Field(False, alias="prometheusRule")
+    dashboards: bool = False
+    labels: dict[Annotated[str, AfterValidator(_label_key)], Annotated[str, AfterValidator(_label_value)]] = {}
+    """Extra labels of the PodMonitors and PrometheusRule (what the Prometheus's selectors look for)."""
+    runbook_url: Annotated[str, Field(pattern=r"^https?://\S+$")] | None = Field(None, alias="runbookUrl")
 
 
 class StackConfig(_Model):

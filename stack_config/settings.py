@@ -68,7 +68,7 @@ class Settings:
         return next((p for p in self.workloads if p.workload.key == key), None)
 
     @property
-    def replicas(self) -> dict[str, int]:
+    def replicas(self) -> dict[str, int | str]:
         return replica_counts(self.args)
 
 
@@ -121,13 +121,15 @@ def _warnings(stack: str, config: StackConfig, raw: Mapping[str, Any], args: Roc
     warnings = []
     for note in notes:
         if isinstance(note, BelowSizing):
+            key = "autoscaling.minReplicas" if note.autoscaled else "replicas"
             warnings.append(
-                f"rocketchat:services.ddpStreamer.replicas is {note.replicas}, below the {note.needed} pods "
+                f"rocketchat:services.ddpStreamer.{key} is {note.replicas}, below the {note.needed} pods "
                 f"that {note.concurrent_users} concurrent users need (one per 500)"
             )
         elif isinstance(note, Unlicensed):
+            key = "autoscaling.maxReplicas" if note.autoscaled else "replicas"
             warnings.append(
-                f"rocketchat:services.{note.workload.key}.replicas is {note.replicas} but no rocketchat:license is "
+                f"rocketchat:services.{note.workload.key}.{key} is {note.replicas} but no rocketchat:license is "
                 "set: without an Enterprise licence every pod beyond the first exits after about 40 seconds; set it "
                 f"with `{set_secret_command(stack, 'license', EXAMPLE_LICENSE)}`"
             )

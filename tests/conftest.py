@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Iterator
 from typing import Any
 
+import pulumi
 import pytest
 
-from tools.engine import Recording, remember_runs, reveal, run_program
+from tools.engine import Recording, RecordingMocks, RecordingMonitor, World, remember_runs, reveal, run_program
 
 # Many tests look at the same stack with the same config: run the program once for each, hand out copies.
 remember_runs()
@@ -52,3 +55,38 @@ def secret_ref(resource: Any, name: str) -> tuple[str, str]:
 
 def deployments(recording: Recording) -> dict[str, Any]:
     return {r.k8s_name: r for r in recording.of_type("kubernetes:apps/v1:Deployment")}
+
+
+# --- each component alone, in Pulumi's own test style ---------------------------------------------------------
+
+
+@pytest.fixture
+def recording() -> Iterator[Recording]:
+    """Pulumi's mocks, recording every registration (the engine the whole-program tests use, on this thread)."""
+    loop = asyncio.new_event_loop()  # a test of its own, whatever ran on this thread before
+    asyncio.set_event_loop(loop)
+    recorded = Recording()
+    mocks = RecordingMocks(recorded, World())
+    pulumi.runtime.set_mocks(mocks, project="components", stack="test", preview=False, monitor=RecordingMonitor(mocks))
+    yield recorded
+    loop.close()
+
+
+def built(make: Any) -> Any:
+    """Runs `make` as a Pulumi program (`@pulumi.runtime.test`) and returns what its outputs resolved to, once every
+    registration has finished: the recording is complete when it returns."""
+    resolved: list[Any] = []
+
+    @pulumi.runtime.test
+    def program() -> Any:
+        return pulumi.Output.from_input(make()).apply(resolved.append)
+
+    program()
+    return resolved[0]
+
+
+def children(recording: Recording, component: pulumi.Resource | str) -> dict[str, dict[str, Any]]:
+    """`Kind/name` -> inputs of every resource registered directly under the component (by its URN's last part)."""
+    name = component if isinstance(component, str) else component._name  # type: ignore[attr-defined]
+    parents = {r.urn for r in recording.resources if r.urn.endswith(f"::{name}") and r.type.startswith("rocketchat:")}
+    return {f"{r.kind}/{r.name}": reveal(r.inputs) for r in recording.resources if r.parent in parents}

@@ -258,6 +258,56 @@ CASES = [
         says="greater than or equal to 30",
     ),
     Case(
+        "stream-hub-autoscaling",
+        "rocketchat:services.streamHub.autoscaling",
+        {
+            "rocketchat:version": "7.6.2",
+            **patched("dev", "services", {"streamHub": {"autoscaling": {"maxReplicas": 2}}}),
+        },
+        says="stream-hub can never autoscale",
+    ),
+    Case(
+        "autoscaling-max-below-min",
+        "rocketchat:services.presence.autoscaling.maxReplicas",
+        patched("dev", "services", {"presence": {"autoscaling": {"minReplicas": 3, "maxReplicas": 2}}}),
+        says="2 is below the autoscaler's minimum of 3 (rocketchat:services.presence.autoscaling.minReplicas)",
+    ),
+    Case(
+        "autoscaling-max-below-the-ddp-streamer-sizing",
+        "rocketchat:services.ddpStreamer.autoscaling.maxReplicas",
+        {
+            "rocketchat:concurrentUsers": 2000,
+            **patched("dev", "services", {"ddpStreamer": {"autoscaling": {"maxReplicas": 3}}}),
+        },
+        says="minimum of 4 (one ddp-streamer pod per 500 of rocketchat:concurrentUsers 2000",
+    ),
+    Case(
+        "autoscaling-max-below-the-replicas",
+        "rocketchat:monolith.autoscaling.maxReplicas",
+        patched("prod", "monolith", {"autoscaling": {"maxReplicas": 2}}) | {"rocketchat:mode": "raw"},
+        stack="prod",
+        says="minimum of 3 (rocketchat:monolith.replicas, which minReplicas defaults to)",
+    ),
+    Case(
+        "autoscaling-without-max",
+        "rocketchat:monolith.autoscaling.maxReplicas",
+        patched("dev", "monolith", {"autoscaling": {"minReplicas": 2}}),
+        says="required",
+    ),
+    Case(
+        "autoscaling-in-helm-mode",
+        "rocketchat:services.ddpStreamer.autoscaling",
+        patched("prod", "services", {"ddpStreamer": {"autoscaling": {"maxReplicas": 20}}}),
+        stack="prod",
+        says="helm mode cannot autoscale: the official chart (7.0.2) sets every Deployment's replica count",
+    ),
+    Case(
+        "monitoring-label-not-a-label",
+        "rocketchat:monitoring.labels.release",
+        {"rocketchat:monitoring": {"labels": {"release": "kube prometheus"}}},
+        says="'kube prometheus' is not a Kubernetes label value",
+    ),
+    Case(
         "ingress-annotation-not-a-string",
         "rocketchat:ingress.annotations.nginx.ingress.kubernetes.io/proxy-body-size",
         {"rocketchat:ingress": {"annotations": {"nginx.ingress.kubernetes.io/proxy-body-size": 100}}},

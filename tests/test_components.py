@@ -3,12 +3,7 @@ under it, and what its outputs say. The whole-program tests (test_stack_*.py) ch
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Iterator
 from typing import Any
-
-import pulumi
-import pytest
 
 from components.credentials import secret_key
 from components.ingress import RocketChatIngress
@@ -18,39 +13,8 @@ from components.nats import NatsCluster
 from components.network import StackNetworkPolicies
 from components.release import RocketChatRelease
 from components.stack import RocketChatStack
-from tools.engine import Recording, RecordingMocks, RecordingMonitor, World, reveal
-
-
-@pytest.fixture
-def recording() -> Iterator[Recording]:
-    """Pulumi's mocks, recording every registration (the engine the whole-program tests use, on this thread)."""
-    loop = asyncio.new_event_loop()  # a test of its own, whatever ran on this thread before
-    asyncio.set_event_loop(loop)
-    recorded = Recording()
-    mocks = RecordingMocks(recorded, World())
-    pulumi.runtime.set_mocks(mocks, project="components", stack="test", preview=False, monitor=RecordingMonitor(mocks))
-    yield recorded
-    loop.close()
-
-
-def built(make: Any) -> Any:
-    """Runs `make` as a Pulumi program (`@pulumi.runtime.test`) and returns what its outputs resolved to, once every
-    registration has finished: the recording is complete when it returns."""
-    resolved: list[Any] = []
-
-    @pulumi.runtime.test
-    def program() -> Any:
-        return pulumi.Output.from_input(make()).apply(resolved.append)
-
-    program()
-    return resolved[0]
-
-
-def children(recording: Recording, component: pulumi.Resource | str) -> dict[str, dict[str, Any]]:
-    """`Kind/name` -> inputs of every resource registered directly under the component (by its URN's last part)."""
-    name = component if isinstance(component, str) else component._name  # type: ignore[attr-defined]
-    parents = {r.urn for r in recording.resources if r.urn.endswith(f"::{name}") and r.type.startswith("rocketchat:")}
-    return {f"{r.kind}/{r.name}": reveal(r.inputs) for r in recording.resources if r.parent in parents}
+from tests.conftest import built, children
+from tools.engine import Recording, reveal
 
 
 def test_a_nats_cluster_from_a_namespace_alone(recording: Recording) -> None:

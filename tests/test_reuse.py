@@ -90,7 +90,8 @@ def test_the_component_package_schema_is_the_committed_one() -> None:
     assert schema == json.loads(SCHEMA_FILE.read_text()), "regenerate provider/schema.json (see its module)"
     resources = schema["resources"]
     assert sorted(resources) == [
-        f"rocketchat:index:{c}" for c in ("MicroserviceSet", "NatsCluster", "RocketChatIngress", "RocketChatStack")
+        f"rocketchat:index:{c}"
+        for c in ("MicroserviceSet", "NatsCluster", "RocketChatIngress", "RocketChatStack", "StackMonitoring")
     ]
     assert all(r["isComponent"] for r in resources.values())
     stack = resources["rocketchat:index:RocketChatStack"]
@@ -107,6 +108,7 @@ def test_the_component_package_schema_is_the_committed_one() -> None:
         ("NatsCluster", {"replicas", "instance"}),
         ("RocketChatIngress", {"monolithService", "ddpStreamerService", "clusterIssuer", "externalDnsPrefix"}),
         ("MicroserviceSet", {"workloads", "mongoUrl", "transporter", "license", "rootUrl"}),
+        ("StackMonitoring", {"podMonitor", "natsPods", "prometheusRule", "dashboards", "labels", "runbookUrl"}),
     ],
 )
 def test_the_inputs_a_consumer_must_understand_are_described_in_the_schema(component: str, inputs: set[str]) -> None:

@@ -54,6 +54,8 @@ class Resource:
     dependencies: list[str] = field(default_factory=list)
     outputs: dict[str, Any] = field(default_factory=dict)
     """What the engine keeps of it after the update: a custom resource's state, a component's registered outputs."""
+    ignore_changes: list[str] = field(default_factory=list)
+    """Input paths the engine keeps at their last value on an update (the `ignore_changes` option)."""
 
     @property
     def kind(self) -> str:
@@ -130,7 +132,7 @@ class RecordingMocks(pulumi.runtime.Mocks):
         resource = Resource(args.typ, args.name, dict(args.inputs))
         registration = getattr(self.current, "registration", None)
         if registration is not None:
-            resource.urn, resource.parent, resource.dependencies = registration
+            resource.urn, resource.parent, resource.dependencies, resource.ignore_changes = registration
         self.recording.resources.append(resource)
         outputs = dict(args.inputs)
         metadata = outputs.get("metadata")
@@ -176,7 +178,7 @@ class RecordingMonitor(mocks.MockMonitor):
 
     def RegisterResource(self, request: Any) -> Any:
         urn = self.make_urn(request.parent, request.type, request.name)
-        self.current.registration = (urn, request.parent, list(request.dependencies))
+        self.current.registration = (urn, request.parent, list(request.dependencies), list(request.ignoreChanges))
         try:
             return super().RegisterResource(request)
         finally:
