@@ -166,6 +166,95 @@ def cluster(tools: Path) -> Iterator[Cluster]:
             subprocess.run([str(script), "stop"], capture_output=True, text=True, env=env)
 
 
+# --- the prometheus-operator CRDs --------------------------------------------------------------------------------
+MONITORING_GROUP = "monitoring.coreos.com"
+MONITORING_KINDS = {
+    "PodMonitor": "podmonitors",
+    "PrometheusRule": "prometheusrules",
+    "ServiceMonitor": "servicemonitors",
+}
+"""The kinds whose CRDs `scripts/e2e-toolchain crds` keeps, by their plural (the file and resource names)."""
+FIELD_MANAGER = "rocketchat-e2e"
+
+
+@dataclass(frozen=True)
+class MonitoringCrds:
+    """The prometheus-operator CRDs as the cluster serves them for this session."""
+
+    version: str
+    """The prometheus-operator release they come from (the module version, e.g. `v0.94.1`)."""
+    directory: Path
+    """The verified CRD files (`$E2E_CACHE/crds/prometheus-operator/<version>/`)."""
+    kinds: tuple[str, ...]
+    """`PodMonitor`, `PrometheusRule`, `ServiceMonitor`: each Established."""
+    applied: tuple[str, ...]
+    """The CRDs this session created, and deletes when it ends (the others were there before it)."""
+
+
+@pytest.fixture(scope="session")
+def monitoring_crd_files() -> Path:
+    """Where scripts/e2e-toolchain keeps the verified CRD files of the locked prometheus-operator version; skips when
+    they have not been fetched (`scripts/e2e-toolchain crds`), before any cluster is started for them."""
+    script = REPO / "scripts" / "e2e-toolchain"
+    proc = subprocess.run([str(script), "crds-dir"], capture_output=True, text=True, timeout=60)
+    if proc.returncode != 0:
+        said = " ".join(proc.stderr.split()) or f"exit code {proc.returncode}"
+        pytest.skip(f"no prometheus-operator CRDs in the e2e cache: {said}")
+    return Path(proc.stdout.strip())
+
+
+def _crd_name(plural: str) -> str:
+    return f"{plural}.{MONITORING_GROUP}"
+
+
+@pytest.fixture(scope="session")
+def monitoring_crds(monitoring_crd_files: Path, cluster: Cluster) -> Iterator[MonitoringCrds]:
+    """The PodMonitor, PrometheusRule and ServiceMonitor CRDs of the locked prometheus-operator version, applied
+    (server-side, field manager `rocketchat-e2e`) and Established, so that the API server judges those objects.
+
+    On the local cluster they are applied whatever is there; on another cluster (E2E_KUBECONFIG) a CRD already there
+    is used as it is, never replaced. The CRDs this session applied are deleted when it ends (with any object of their
+    kinds left), so a cluster kept across runs, or another one, is left as it was found."""
+    directory = monitoring_crd_files
+    version = next(
+        line.split("=", 1)[1]
+        for line in (directory / "fetch.txt").read_text().splitlines()
+        if line.startswith("version=")
+    )
+    t0 = time.monotonic()
+    present = {
+        name.removeprefix("customresourcedefinition.apiextensions.k8s.io/")
+        for name in cluster.run("get", "customresourcedefinitions", "-o", "name").stdout.split()
+    }
+    to_apply = [p for p in MONITORING_KINDS.values() if cluster.local or _crd_name(p) not in present]
+    applied = tuple(_crd_name(p) for p in to_apply if _crd_name(p) not in present)
+    try:
+        for plural in to_apply:
+            file = directory / f"{MONITORING_GROUP}_{plural}.yaml"
+            cluster.run(
+                "apply", "--server-side", "--force-conflicts", f"--field-manager={FIELD_MANAGER}", "-f", str(file)
+            )
+        names = [f"customresourcedefinition/{_crd_name(p)}" for p in MONITORING_KINDS.values()]
+        cluster.run("wait", "--for=condition=Established", "--timeout=60s", *names)
+        # Established, and served: a list of each kind answers (kubectl refreshes its discovery when it must)
+        for plural in MONITORING_KINDS.values():
+            deadline = time.monotonic() + 30
+            while cluster.run("get", _crd_name(plural), "--all-namespaces", "-o", "name", check=False).returncode:
+                if time.monotonic() > deadline:
+                    raise AssertionError(f"{_crd_name(plural)} is Established but its objects cannot be listed")
+                time.sleep(0.5)
+        TIMINGS["monitoring CRDs: apply, Established"] = time.monotonic() - t0
+        kept = sorted({_crd_name(p) for p in MONITORING_KINDS.values()} - set(applied))
+        REPORT.append(
+            f"prometheus-operator CRDs {version} (from {directory}): applied {', '.join(applied) or 'none'}"
+            + (f"; already there: {', '.join(kept)}" if kept else "")
+        )
+        yield MonitoringCrds(version, directory, tuple(MONITORING_KINDS), applied)
+    finally:
+        if applied:
+            cluster.run("delete", "customresourcedefinitions", *applied, "--ignore-not-found", check=False)
+
+
 # --- the project, the backend and the CLI ------------------------------------------------------------------------
 @dataclass
 class Pulumi:
