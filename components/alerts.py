@@ -300,8 +300,9 @@ def capacity_alerts(stack: MonitoredStack) -> list[dict[str, Any]]:
                 "Check: the overview dashboard's connections per ddp-streamer pod: all pods high means the stack is "
                 "undersized; one pod high means an imbalance (the Service keeps a client on its pod by source IP, "
                 "so many users behind one NAT land on one pod, and connections never move to new pods).\n"
-                "Do: undersized: raise `rocketchat:concurrentUsers` (or `rocketchat:services.ddpStreamer.replicas`) "
-                "and `pulumi up`. Imbalanced: after scaling, restart the busy pod at a quiet hour "
+                "Do: undersized: raise `rocketchat:concurrentUsers` (or `rocketchat:services.ddpStreamer.replicas`; "
+                "where ddp-streamer autoscales, its `autoscaling.maxReplicas`) and `pulumi up`. Imbalanced: after "
+                "scaling, restart the busy pod at a quiet hour "
                 f"(`kubectl -n {stack.namespace} delete pod {label('pod')}`); its clients reconnect and spread."
             ),
         )

@@ -90,6 +90,10 @@ def _strategy(workload: Workload) -> apps.DeploymentStrategyArgs:
     )
 
 
+AUTOSCALED_BY = "rocketchat.chat/autoscaled-by"
+"""Annotation of an autoscaled Deployment: the HorizontalPodAutoscaler that sets its count."""
+
+
 def autoscaler_spec(
     deployment_name: pulumi.Input[str], scaling: Autoscaling
 ) -> autoscaling.HorizontalPodAutoscalerSpecArgs:
@@ -162,7 +166,9 @@ class MicroserviceSet(pulumi.ComponentResource):
         )
         deployment = apps.Deployment(
             name,
-            metadata=k8s.metadata(name, namespace, obj_labels),
+            # Who sets the count, for the people reading the object; and a change of hands is a change Pulumi sees,
+            # so the `up` that turns autoscaling off sets the count again (its input alone may not have changed).
+            metadata=k8s.metadata(name, namespace, obj_labels, {AUTOSCALED_BY: name} if plan.autoscaling else None),
             spec=apps.DeploymentSpecArgs(
                 replicas=plan.replicas,
                 selector=meta.LabelSelectorArgs(match_labels=selector),

@@ -34,10 +34,10 @@ import re
 from dataclasses import dataclass
 
 from components.catalog import DDP_STREAMER, MONOLITH, STREAM_HUB, WORKLOADS
+from components.planning import USERS_PER_DDP_STREAMER
 
-DDP_STREAMER_BUDGET = 500
-"""Connections one ddp-streamer pod is sized for: the program's USERS_PER_DDP_STREAMER (kept equal by a test; not
-imported, so this module needs nothing of the stack configuration)."""
+DDP_STREAMER_BUDGET = USERS_PER_DDP_STREAMER
+"""Connections one ddp-streamer pod is sized for: the sizing's own number."""
 
 WORKLOAD_NAMES: tuple[str, ...] = tuple(w.name for w in WORKLOADS)
 """The catalog's workload names: rocketchat, account, authorization, presence, ddp-streamer, stream-hub."""

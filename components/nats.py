@@ -106,14 +106,14 @@ class NatsClusterArgs(TypedDict):
 
 
 def exporter_container() -> core.ContainerArgs:
-    """prometheus-nats-exporter reading the server's monitoring port over localhost: the server's counters
-    (/varz), its routes (/routez), clients (/connz) and subscriptions (/subsz) as Prometheus metrics."""
+    """prometheus-nats-exporter reading the server's monitoring port over localhost: the server's counters (/varz)
+    and its routes (/routez), what the alerts and dashboards read, as Prometheus metrics."""
     requests, limits = NATS_EXPORTER_RESOURCES.requests, NATS_EXPORTER_RESOURCES.limits
     return core.ContainerArgs(
         name="metrics",
         image=NATS_EXPORTER_IMAGE,
         image_pull_policy=k8s.IMAGE_PULL_POLICY,
-        args=["-port", str(METRICS_PORT), "-varz", "-routez", "-connz", "-subz", f"http://localhost:{MONITOR_PORT}"],
+        args=["-port", str(METRICS_PORT), "-varz", "-routez", f"http://localhost:{MONITOR_PORT}"],
         ports=[core.ContainerPortArgs(name="metrics", container_port=METRICS_PORT)],
         # A TCP check: an HTTP one would scrape the server, and a server still starting would restart its exporter.
         readiness_probe=core.ProbeArgs(tcp_socket=core.TCPSocketActionArgs(port="metrics"), period_seconds=10),

@@ -10,6 +10,7 @@ import pulumi
 import pytest
 
 from tools.engine import Recording, RecordingMocks, RecordingMonitor, World, remember_runs, reveal, run_program
+from tools.variants import OBSERVED_PROD_RAW
 
 # Many tests look at the same stack with the same config: run the program once for each, hand out copies.
 remember_runs()
@@ -31,6 +32,12 @@ def prod() -> Recording:
 def prod_raw() -> Recording:
     """The production-sized stack rendered as raw resources instead of the chart."""
     return run_program("prod", {"rocketchat:mode": "raw"})
+
+
+@pytest.fixture(scope="session")
+def prod_raw_observed() -> Recording:
+    """The production-sized raw stack with monitoring and autoscaling on (tools.variants)."""
+    return run_program("prod", OBSERVED_PROD_RAW)
 
 
 def pod_spec(resource: Any) -> dict[str, Any]:

@@ -27,6 +27,7 @@ VARIANTS: dict[str, tuple[dict[str, Any], tuple[str, ...]]] = {
     "v7.7.4-stream-hub": ({"rocketchat:version": "7.7.4", "rocketchat:services": {"streamHub": {"enabled": True}}}, ()),
     "bundled-nats": ({"rocketchat:nats": {"replicas": 3, "bundled": True}}, ()),
     "in-cluster-mongodb": (IN_CLUSTER_MONGODB, ("rocketchat:mongoUrl",)),
+    "monitored": ({"rocketchat:monitoring": {"podMonitor": True, "prometheusRule": True, "dashboards": True}}, ()),
 }
 
 

@@ -13,7 +13,6 @@ kept in build/monitoring/ (and printed: `pytest -s` or `-rP` shows it).
 
 from __future__ import annotations
 
-import importlib
 import json
 import re
 import xml.etree.ElementTree as ET
@@ -25,7 +24,8 @@ import pytest
 
 from components import alerts
 from components.alerts import alert_names, prometheus_rule_spec
-from components.monitoring import DDP_STREAMER_BUDGET, NATS_CHART, WORKLOAD_NAMES, MonitoredStack
+from components.monitoring import NATS_CHART, WORKLOAD_NAMES, MonitoredStack
+from components.planning import USERS_PER_DDP_STREAMER
 from tools import promtool
 
 STACKS: dict[str, MonitoredStack] = {
@@ -412,16 +412,7 @@ def test_the_runbook_has_a_section_for_every_alert() -> None:
 
 
 def test_the_default_budget_is_the_programs_ddp_streamer_sizing() -> None:
-    for module in ("components.planning", "components.settings"):  # where the program keeps it
-        try:
-            sizing = importlib.import_module(module)
-        except ModuleNotFoundError:
-            continue
-        if hasattr(sizing, "USERS_PER_DDP_STREAMER"):
-            assert sizing.USERS_PER_DDP_STREAMER == DDP_STREAMER_BUDGET == 500
-            assert MonitoredStack(namespace="chat", instance="rc").ddp_streamer_budget == DDP_STREAMER_BUDGET
-            return
-    pytest.fail("USERS_PER_DDP_STREAMER is in neither components.planning nor components.settings")
+    assert MonitoredStack(namespace="chat", instance="rc").ddp_streamer_budget == USERS_PER_DDP_STREAMER == 500
 
 
 def test_mongo_connection_errors_are_the_drivers_and_not_query_errors() -> None:

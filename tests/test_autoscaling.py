@@ -58,6 +58,11 @@ def test_pulumi_leaves_the_count_of_an_autoscaled_deployment_to_its_autoscaler(a
     assert all(paths == [] for paths in ignored.values()), ignored  # the rest: `pulumi up` sets their counts
     # Created at the autoscaler's minimum, so nothing starts below the floor.
     assert reveal(deployments(autoscaled)["rocketchat-ddp-streamer"].inputs)["spec"]["replicas"] == 2
+    # Who sets the count is on the object; the annotation comes and goes with autoscaling, so turning it off is a
+    # change Pulumi applies (setting the count again) even where the count's input itself did not change.
+    annotations = {n: reveal(d.inputs)["metadata"]["annotations"] for n, d in deployments(autoscaled).items()}
+    assert annotations.pop("rocketchat-ddp-streamer")["rocketchat.chat/autoscaled-by"] == "rocketchat-ddp-streamer"
+    assert not any("rocketchat.chat/autoscaled-by" in a for a in annotations.values())
 
 
 def test_the_replicas_output_says_min_to_max_where_a_workload_autoscales(autoscaled: Recording) -> None:

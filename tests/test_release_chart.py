@@ -356,6 +356,25 @@ def test_every_rendered_object_is_valid_kubernetes(name: str) -> None:
 # --- chart limitations docs/helm-chart.md states: if one fails, the chart changed and that page is stale -----------
 
 
+def test_the_stacks_pod_monitor_finds_every_chart_pod_on_the_charts_port_names() -> None:
+    """In helm mode the stack's own PodMonitor (not the chart's) scrapes the chart's pods: selected by the instance
+    label the chart's pods carry, on the port names the chart gives them."""
+    chart = rendered("monitored")
+    assert not [d for d in chart.docs if d["kind"] == "PodMonitor"], "the chart's PodMonitor stays off"
+    monitor = reveal(chart.program.recording.one("PodMonitor", "rocketchat").inputs)["spec"]
+    endpoints = [e["port"] for e in monitor["podMetricsEndpoints"]]
+    scraped = chart.selected(monitor["selector"]["matchLabels"])
+    names = {d["metadata"]["name"] for d in scraped}
+    assert names == set(chart.of_kind("Deployment")), "every chart Deployment, and only those"
+    assert len(names) == 5  # 8.6.1: the monolith, account, authorization, presence, ddp-streamer
+    found: set[str] = set()
+    for deployment in scraped:
+        ports = {p["name"] for c in deployment["spec"]["template"]["spec"]["containers"] for p in c.get("ports", [])}
+        assert "ms-metrics" in ports, deployment["metadata"]["name"]  # every process's Moleculer metrics
+        found |= ports & set(endpoints)
+    assert found == set(endpoints), "an endpoint whose port no chart pod has"
+
+
 def test_limitation_service_pods_have_no_probes_and_retries_stay_off() -> None:
     deployments = rendered("v7.6.2").of_kind("Deployment")
     for service in ("account", "authorization", "presence", "stream-hub"):

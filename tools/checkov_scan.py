@@ -2,8 +2,9 @@
 
     scripts/checkov-scan [--install | --no-install] [--out DIR] [--json FILE] [--chart CHART_DIR]
 
-Dumps the dev stack, the prod stack switched to raw resources and the prod stack as it is (helm mode: the objects
-this program creates beside the chart) with tools.manifests, then runs
+Dumps the dev stack, the prod stack switched to raw resources (also with monitoring and autoscaling on: tools.variants)
+and the prod stack as it is (helm mode: the objects this program creates beside the chart) with tools.manifests, then
+runs
 
     checkov -d DIR --framework kubernetes --skip-download -o json --config-file .checkov.yaml
 
@@ -29,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from tools import yamlio
+from tools.variants import OBSERVED_PROD_RAW
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 CONFIG_FILE = PROJECT_DIR / ".checkov.yaml"
@@ -40,6 +42,7 @@ STACKS: dict[str, tuple[str, dict[str, Any]]] = {
     "dev": ("dev", {}),
     "prod-raw": ("prod", {"rocketchat:mode": "raw"}),
     "prod-helm": ("prod", {}),
+    "prod-raw-observed": ("prod", OBSERVED_PROD_RAW),
 }
 
 # The official chart as a plain install would set it (external MongoDB and NATS, no ingress): see docs/security.md.
