@@ -22,6 +22,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
@@ -385,6 +386,18 @@ def serve_chart_repository(scratch: Path) -> Iterator[ChartRepository]:
     finally:
         server.terminate()
         server.wait(timeout=10)
+
+
+if TYPE_CHECKING:
+    from tests.e2e.support import Progress
+
+
+@pytest.fixture(scope="module")
+def progress() -> Progress:
+    """The steps of this module's scenario that passed: a step whose predecessor failed is skipped."""
+    from tests.e2e.support import Progress  # support builds on this module
+
+    return Progress()
 
 
 @pytest.fixture(scope="session")

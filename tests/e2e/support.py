@@ -76,6 +76,13 @@ class Stack:
         self.run("destroy", "--yes", "--skip-preview", check=False)
         self.run("stack", "rm", "--yes", "--force", check=False)
 
+    def retire(self) -> None:
+        """The end of a scenario: destroy what a step that failed left behind, and remove the stack."""
+        if self.destroyed:
+            self.run("stack", "rm", "--yes", "--force", check=False)
+        else:
+            self.destroy()
+
 
 def make_stack(
     pulumi: Pulumi,
@@ -237,6 +244,13 @@ def format_rollouts(before: Mapping[str, Rollout], after: Mapping[str, Rollout])
             f"{after[name].replica_set}{moved}"
         )
     return "\n".join(rows)
+
+
+def destroy_completely(stack: Stack, cluster: Cluster, ns: str, label: str, step: str) -> list[str]:
+    """`pulumi destroy` as a scenario's last step (timed as `step`), then what `assert_destroyed` checks."""
+    stack.timed(step, "destroy", "--yes", "--skip-preview")
+    stack.destroyed = True
+    return assert_destroyed(stack, cluster, ns, label)
 
 
 def assert_destroyed(stack: Stack, cluster: Cluster, ns: str, label: str, namespace_owned: bool = True) -> list[str]:

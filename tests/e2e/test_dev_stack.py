@@ -21,8 +21,8 @@ from tests.e2e.support import (
     OUTPUT_KEYS,
     Progress,
     Stack,
-    assert_destroyed,
     condition,
+    destroy_completely,
     kubernetes_steps,
     make_stack,
     replacing,
@@ -38,20 +38,12 @@ MONOLITH = "rocketchat"  # the monolith's key in the `replicas` output (workload
 
 
 @pytest.fixture(scope="module")
-def progress() -> Progress:
-    return Progress()
-
-
-@pytest.fixture(scope="module")
 def stack(pulumi: Pulumi, cluster: Cluster) -> Iterator[Stack]:
     """Stack `e2e`: the dev stack's config plus the overrides this cluster needs; destroyed at the end whatever
     happened (the last test checks that it was destroyed cleanly)."""
     stack = make_stack(pulumi, cluster, pulumi.stack, "Pulumi.dev.yaml")
     yield stack
-    if not stack.destroyed:
-        stack.destroy()
-    else:
-        stack.run("stack", "rm", "--yes", "--force", check=False)
+    stack.retire()
 
 
 # --- the steps ---------------------------------------------------------------------------------------------------
@@ -215,6 +207,4 @@ def test_config_change_diff_and_apply(cluster: Cluster, stack: Stack, progress: 
 
 def test_destroy_leaves_nothing(cluster: Cluster, stack: Stack, progress: Progress) -> None:
     progress.need("up")
-    stack.timed("dev: destroy", "destroy", "--yes", "--skip-preview")
-    stack.destroyed = True
-    assert_destroyed(stack, cluster, stack.config["rocketchat:namespace"], "dev")
+    destroy_completely(stack, cluster, stack.config["rocketchat:namespace"], "dev", step="dev: destroy")

@@ -15,8 +15,8 @@ from tests.e2e.conftest import REPORT, Cluster, Pulumi
 from tests.e2e.support import (
     Progress,
     Stack,
-    assert_destroyed,
     deployments_available,
+    destroy_completely,
     format_rollouts,
     make_stack,
     replacing,
@@ -37,11 +37,6 @@ SERVICES = ("account", "authorization", "presence", "ddp-streamer")
 
 
 @pytest.fixture(scope="module")
-def progress() -> Progress:
-    return Progress()
-
-
-@pytest.fixture(scope="module")
 def stack(pulumi: Pulumi, cluster: Cluster) -> Iterator[Stack]:
     """Production's config in raw mode, as the seed ran it: Rocket.Chat 7.6.2, the monolith alone."""
     stack = make_stack(
@@ -58,10 +53,7 @@ def stack(pulumi: Pulumi, cluster: Cluster) -> Iterator[Stack]:
         secrets={"rocketchat:mongoUrl": MONGO_URL, "rocketchat:license": "e2e-licence"},
     )
     yield stack
-    if not stack.destroyed:
-        stack.destroy()
-    else:
-        stack.run("stack", "rm", "--yes", "--force", check=False)
+    stack.retire()
 
 
 def expected(stack: Stack) -> dict[str, int]:
@@ -223,6 +215,4 @@ def test_back_to_the_monolith(cluster: Cluster, stack: Stack, progress: Progress
 
 def test_destroy_leaves_nothing(cluster: Cluster, stack: Stack, progress: Progress) -> None:
     progress.need("monolith")
-    stack.timed("lifecycle: destroy", "destroy", "--yes", "--skip-preview")
-    stack.destroyed = True
-    assert_destroyed(stack, cluster, NAMESPACE, "lifecycle")
+    destroy_completely(stack, cluster, NAMESPACE, "lifecycle", step="lifecycle: destroy")

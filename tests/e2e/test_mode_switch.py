@@ -19,8 +19,8 @@ from tests.e2e.support import (
     IngressWatch,
     Progress,
     Stack,
-    assert_destroyed,
     deployments_available,
+    destroy_completely,
     make_stack,
     replacing,
     rollouts,
@@ -43,11 +43,6 @@ OWN = (("statefulset", "nats"), ("secret", "rocketchat-bus"), ("secret", "rocket
 
 
 @pytest.fixture(scope="module")
-def progress() -> Progress:
-    return Progress()
-
-
-@pytest.fixture(scope="module")
 def stack(pulumi: Pulumi, cluster: Cluster, chart_repo: ChartRepository) -> Iterator[Stack]:
     stack = make_stack(
         pulumi,
@@ -62,10 +57,7 @@ def stack(pulumi: Pulumi, cluster: Cluster, chart_repo: ChartRepository) -> Iter
         secrets={"rocketchat:mongoUrl": MONGO_URL, "rocketchat:license": "e2e-licence"},
     )
     yield stack
-    if not stack.destroyed:
-        stack.destroy()
-    else:
-        stack.run("stack", "rm", "--yes", "--force", check=False)
+    stack.retire()
 
 
 def workloads_of(prefix: str) -> dict[str, int]:
@@ -168,6 +160,4 @@ def test_helm_to_raw_under_the_same_names_takes_two_updates(cluster: Cluster, st
 
 def test_destroy_leaves_nothing(cluster: Cluster, stack: Stack, progress: Progress) -> None:
     progress.need("raw")
-    stack.timed("switch: destroy", "destroy", "--yes", "--skip-preview")
-    stack.destroyed = True
-    assert_destroyed(stack, cluster, NAMESPACE, "switch")
+    destroy_completely(stack, cluster, NAMESPACE, "switch", step="switch: destroy")

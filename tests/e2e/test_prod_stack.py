@@ -22,8 +22,8 @@ from tests.e2e.support import (
     OUTPUT_KEYS,
     Progress,
     Stack,
-    assert_destroyed,
     deployments_available,
+    destroy_completely,
     format_rollouts,
     kubernetes_steps,
     make_stack,
@@ -56,11 +56,6 @@ CHART_DEPLOYMENTS = {
 
 
 @pytest.fixture(scope="module")
-def progress() -> Progress:
-    return Progress()
-
-
-@pytest.fixture(scope="module")
 def stack(pulumi: Pulumi, cluster: Cluster, chart_repo: ChartRepository) -> Iterator[Stack]:
     stack = make_stack(
         pulumi,
@@ -71,10 +66,7 @@ def stack(pulumi: Pulumi, cluster: Cluster, chart_repo: ChartRepository) -> Iter
         secrets={"rocketchat:mongoUrl": MONGO_URL, "rocketchat:license": LICENCE},
     )
     yield stack
-    if not stack.destroyed:
-        stack.destroy()
-    else:
-        stack.run("stack", "rm", "--yes", "--force", check=False)
+    stack.retire()
 
 
 def expected_deployments(replicas: dict[str, int]) -> dict[str, int]:
@@ -328,9 +320,7 @@ def test_back_to_the_monolith_and_microservices_again(cluster: Cluster, stack: S
 def test_destroy_leaves_nothing(cluster: Cluster, stack: Stack, progress: Progress) -> None:
     progress.need("up")
     ns = stack.config["rocketchat:namespace"]
-    stack.timed("prod: destroy", "destroy", "--yes", "--skip-preview")
-    stack.destroyed = True
-    assert_destroyed(stack, cluster, ns, "prod")
+    destroy_completely(stack, cluster, ns, "prod", step="prod: destroy")
     assert release_revisions(cluster, ns) == {}
     REPORT.append(
         f"prod: after destroy, namespace {ns} is gone with the Helm release records; no cluster-scoped object left"

@@ -16,8 +16,8 @@ from tests.e2e.conftest import REPORT, Cluster, Pulumi
 from tests.e2e.support import (
     Progress,
     Stack,
-    assert_destroyed,
     deployments_available,
+    destroy_completely,
     format_rollouts,
     make_stack,
     replacing,
@@ -45,11 +45,6 @@ NATS_PASSWORD_URN_SUFFIX = "GeneratedPassword::nats-client-password"
 
 
 @pytest.fixture(scope="module")
-def progress() -> Progress:
-    return Progress()
-
-
-@pytest.fixture(scope="module")
 def stack(pulumi: Pulumi, cluster: Cluster) -> Iterator[Stack]:
     stack = make_stack(
         pulumi,
@@ -60,10 +55,7 @@ def stack(pulumi: Pulumi, cluster: Cluster) -> Iterator[Stack]:
         secrets={"rocketchat:mongoUrl": MONGO_URL, "rocketchat:license": "e2e-licence-one"},
     )
     yield stack
-    if not stack.destroyed:
-        stack.destroy()
-    else:
-        stack.run("stack", "rm", "--yes", "--force", check=False)
+    stack.retire()
 
 
 def settled(cluster: Cluster) -> dict:
@@ -143,6 +135,4 @@ def test_new_nats_credentials_roll_nats_and_every_rocketchat_workload(
 
 def test_destroy_leaves_nothing(cluster: Cluster, stack: Stack, progress: Progress) -> None:
     progress.need("up")
-    stack.timed("raw: destroy", "destroy", "--yes", "--skip-preview")
-    stack.destroyed = True
-    assert_destroyed(stack, cluster, NAMESPACE, "raw")
+    destroy_completely(stack, cluster, NAMESPACE, "raw", step="raw: destroy")

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from tests.e2e.conftest import REPORT, Cluster, Pulumi
-from tests.e2e.support import assert_destroyed, deployments_available, make_stack, rollouts, wait_for
+from tests.e2e.support import deployments_available, destroy_completely, make_stack, rollouts, wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -50,9 +50,7 @@ def test_two_workspaces_side_by_side_and_one_destroyed(pulumi: Pulumi, cluster: 
         survivor_rollouts = rollouts(cluster, "ws-team-a")
         assert len(survivor) > 20, survivor
 
-        stacks["team-b"].timed("workspaces: destroy (team-b)", "destroy", "--yes", "--skip-preview")
-        stacks["team-b"].destroyed = True
-        assert_destroyed(stacks["team-b"], cluster, "ws-team-b", "workspaces")
+        destroy_completely(stacks["team-b"], cluster, "ws-team-b", "workspaces", step="workspaces: destroy (team-b)")
         assert everything(cluster, "ws-team-a") == survivor, "destroying team-b touched team-a"
         assert rollouts(cluster, "ws-team-a") == survivor_rollouts
         deployments_available(cluster, "ws-team-a", DEPLOYMENTS)
