@@ -61,6 +61,14 @@ def test_the_last_deployment_is_read_as_the_engine_keeps_it(prod: Recording, pro
     assert deployed_from({}, {}) is None
 
 
+def test_a_raw_stack_with_a_release_name_it_does_not_use_updates_as_before(prod_raw: Recording) -> None:
+    """Raw mode ignores the chart settings (and warns): a releaseName left there renames nothing and is not refused
+    as a change of the stack's instance."""
+    again = run_program("prod", RAW | CHART_RELEASE, deployed=prod_raw)
+    assert urns(again, OWN_KINDS) == urns(prod_raw, OWN_KINDS)
+    assert ("warn", "rocketchat:chart is ignored in raw mode") in again.logs
+
+
 # --- raw -> helm ---------------------------------------------------------------------------------------------------
 
 

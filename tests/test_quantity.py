@@ -73,9 +73,16 @@ def test_quantities_parse_to_exact_amounts(text: str | int | float, expected: De
     ],
 )
 def test_malformed_quantities_are_refused(text: Any) -> None:
-    with pytest.raises(ValueError, match="is not a Kubernetes quantity such as 250m, 1, 512Mi or 2Gi"):
+    with pytest.raises(ValueError, match="is not a Kubernetes quantity such as 250m, 1, 512Mi or 2Gi") as refused:
         parse_quantity(text)
+    assert str(refused.value).startswith(f"{text!r} is not"), "the message names the value it refuses"
     assert not is_quantity(text)
+
+
+@pytest.mark.parametrize("zero", [0, 0.0, "0", "0Mi"])
+def test_zero_is_a_quantity(zero: Any) -> None:
+    """Nothing is an amount too (a request of `0`); only below zero is refused."""
+    assert parse_quantity(zero) == 0
 
 
 def quantities(config: Any, key: str = "") -> list[tuple[str, Any]]:

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from components.catalog import MICROSERVICES, STREAM_HUB
+from components.catalog import MICROSERVICES, NATS_UID, STREAM_HUB
 from components.credentials import secret_key
 from components.release_values import BUNDLED_MONGODB_AUTH_KEYS, build_values
 from stack_config import Settings
@@ -268,6 +268,55 @@ def test_bundled_mongodb_reads_its_passwords_from_a_secret() -> None:
     assert mongodb["volumePermissions"] == {"enabled": False}
     # The URL still comes from our Secret, not from the chart building it out of values.
     assert values["existingMongodbSecret"] == "db"
+
+
+def test_bundled_mongodb_takes_the_storage_class_and_resources_the_stack_sets() -> None:
+    in_cluster = {"replicas": 3, "storage": "50Gi", "storageClassName": "fast-ssd"}
+    in_cluster["resources"] = {"requests": {"cpu": "1"}, "limits": {"memory": "4Gi"}}
+    _, values = values_for(
+        {"rocketchat:mongodb": {"inCluster": in_cluster}}, ("rocketchat:mongoUrl",), bundled_mongodb=True
+    )
+    mongodb = values["mongodb"]
+    assert mongodb["persistence"] == {"enabled": True, "size": "50Gi", "storageClass": "fast-ssd"}
+    # The stack's CPU request and memory limit over the catalog's defaults (512Mi requested).
+    assert mongodb["resources"] == {"requests": {"cpu": "1", "memory": "512Mi"}, "limits": {"memory": "4Gi"}}
+
+
+def test_a_bundled_mongodb_given_nothing_is_one_member_with_8gi() -> None:
+    """RocketChatRelease used by another program, with `bundled_mongodb: {}`: the component's own defaults."""
+    values = build_values(
+        version="8.6.1",
+        root_url="http://chat.example.com",
+        workloads=list(settings_for("prod").workloads),
+        instance="chat",
+        mongo_secret=secret_key("db", "mongo-uri"),
+        transporter_secret=BUS,
+        license_secret=None,
+        bundled_mongodb={},
+        bundled_mongodb_auth_secret="db-auth",
+    )
+    mongodb = values["mongodb"]
+    assert mongodb["replicaCount"] == 1
+    assert mongodb["persistence"] == {"enabled": True, "size": "8Gi"}  # no storageClass: the cluster's default
+    assert mongodb["resources"] == {"requests": {"cpu": "250m", "memory": "512Mi"}, "limits": {"memory": "1Gi"}}
+
+
+def test_two_bundled_nats_nodes_are_a_cluster_and_run_as_the_nats_user() -> None:
+    _, values = values_for({"rocketchat:nats": {"replicas": 2, "bundled": True}}, bundled_nats=True)
+    nats = values["nats"]
+    assert nats["cluster"] == {"enabled": True, "replicas": 2}
+    pod = nats["securityContext"]
+    assert (pod["runAsUser"], pod["runAsGroup"], pod["fsGroup"]) == (NATS_UID, NATS_UID, NATS_UID)
+    for container in ("nats", "reloader", "exporter", "bootconfig"):
+        context = nats[container]["securityContext"]
+        assert (context["runAsUser"], context["runAsGroup"]) == (NATS_UID, NATS_UID), container
+
+
+def test_the_chart_keeps_a_monolith_pod_through_a_node_drain() -> None:
+    """The chart's own PodDisruptionBudget covers the monolith (RocketChatRelease adds the services'): on, and at
+    least one pod left."""
+    _, values = values_for()
+    assert values["podDisruptionBudget"] == {"enabled": True, "minAvailable": 1}
 
 
 def test_licence_comes_from_a_secret_key_ref() -> None:

@@ -140,6 +140,14 @@ def test_host_must_be_a_bare_dns_name(host: str, fragment: str) -> None:
     assert message.startswith("rocketchat:host: ") and fragment in message
 
 
+def test_an_instance_name_may_have_40_characters_and_not_41() -> None:
+    """Every name the stack makes starts with the instance (`<instance>-default-deny-ingress` is the longest, and a
+    Kubernetes name stops at 63): 40 characters fit, a 41st is refused, saying so."""
+    assert settings(instance="i" * 40).instance == "i" * 40
+    [message] = problems(instance="i" * 41)
+    assert message.startswith(f"rocketchat:instance: '{'i' * 41}' is longer than 40 characters")
+
+
 @pytest.mark.parametrize("version", ["latest", "8.0", "8", "v8.6.1", "^8.6.1", "8.6.x"])
 def test_version_must_be_exact_semver(version: str) -> None:
     [message] = problems(version=version)
