@@ -7,6 +7,7 @@ stack's last deployment, as a stack reference to itself would, and refuses such 
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -45,11 +46,36 @@ def deployed_from(outputs: Mapping[str, Any], resources: Mapping[str, Mapping[st
     return Deployed(mode=mode, instance=instance or DEFAULT_RAW_INSTANCE, release_name=release)
 
 
+CHECKPOINT_BUSY = "failed to load checkpoint"
+"""What the engine answers while its file backend rewrites the stack's checkpoint: the attributes file beside it is
+truncated, then written (not replaced), and the update's first save races the program's first read."""
+READ_PAUSES = (0.05, 0.1, 0.2, 0.4, 0.8, 1.0, 1.0)
+"""Seconds between reads of the stack's state while the backend is busy (3.55 s in all): the save that races the
+first read takes milliseconds."""
+
+
 def read_deployed() -> Deployed | None:
     """This stack's last deployment, through the engine's built-in provider (what a stack reference reads)."""
     stack = f"{pulumi.get_organization()}/{pulumi.get_project()}/{pulumi.get_stack()}"
-    outputs = pulumi.runtime.invoke("pulumi:pulumi:readStackOutputs", {"name": stack}).value or {}
+    outputs = _read_stack("pulumi:pulumi:readStackOutputs", {"name": stack})
     if not (outputs.get("outputs") or {}).get("mode"):
         return None  # never deployed (or by something else): nothing to collide with
-    resources = pulumi.runtime.invoke("pulumi:pulumi:readStackResourceOutputs", {"stackName": stack}).value or {}
+    resources = _read_stack("pulumi:pulumi:readStackResourceOutputs", {"stackName": stack})
     return deployed_from(outputs["outputs"], resources.get("outputs") or {})
+
+
+def _read_stack(token: str, args: dict[str, str]) -> dict[str, Any]:
+    """One of the engine's reads of the stack's state, read again while the backend is busy saving it."""
+    for pause in (*READ_PAUSES, None):
+        try:
+            return pulumi.runtime.invoke(token, args).value or {}
+        except Exception as error:  # the SDK raises a bare Exception carrying the engine's message
+            if CHECKPOINT_BUSY not in str(error):
+                raise
+            if pause is None:
+                raise RuntimeError(
+                    f"could not read this stack's last deployment: the backend was still saving its checkpoint "
+                    f"after {len(READ_PAUSES) + 1} reads ({error}); run the command again"
+                ) from error
+            time.sleep(pause)
+    return {}  # not reached: the last read returns or raises

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from components.k8s import INSTANCE_POD_LABEL
-from stack_config import ConfigError
+from stack_config import ConfigError, deployed
 from stack_config.deployed import Deployed, deployed_from
 from tools.engine import Recording, reveal, run_program
 
@@ -32,6 +32,10 @@ def refused(overrides: dict[str, Any], deployed: Recording, stack: str = "prod")
 
 def urns(recording: Recording, kinds: tuple[str, ...]) -> set[str]:
     return {r.urn for r in recording.resources if r.kind in kinds}
+
+
+def inputs_by_urn(recording: Recording) -> dict[str, dict[str, Any]]:
+    return {r.urn: r.inputs for r in recording.resources}
 
 
 OWN_KINDS = ("NatsCluster", "StatefulSet", "Secret", "NetworkPolicy", "Ingress", "GeneratedPassword", "Namespace")
@@ -59,6 +63,29 @@ def test_the_last_deployment_is_read_as_the_engine_keeps_it(prod: Recording, pro
     assert deployed_from({"mode": "helm"}, old_helm) == Deployed("helm", "chat", "chat")
     assert deployed_from({"mode": "raw"}, {}) == Deployed("raw", "rocketchat", None)
     assert deployed_from({}, {}) is None
+
+
+def test_reads_made_while_the_backend_saves_the_checkpoint_are_made_again(prod_raw: Recording) -> None:
+    """The update's first save of the checkpoint races the program's first read of it (the file backend answers
+    `failed to load checkpoint: EOF` meanwhile): the program reads again and still refuses what it must."""
+    again = run_program("prod", RAW, deployed=prod_raw, busy_checkpoint_reads=3)
+    assert inputs_by_urn(again) == inputs_by_urn(prod_raw)
+    with pytest.raises(ConfigError) as caught:
+        run_program("prod", deployed=prod_raw, busy_checkpoint_reads=2)
+    assert caught.value.problems[0].startswith("rocketchat:chart.releaseName:")
+
+
+def test_a_backend_that_stays_busy_fails_the_run_before_anything_is_registered(
+    prod_raw: Recording, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(deployed, "READ_PAUSES", (0.0,) * len(deployed.READ_PAUSES))
+    recording = Recording()
+    with pytest.raises(RuntimeError, match=r"still saving its checkpoint after 8 reads .*failed to load checkpoint"):
+        run_program("prod", RAW, recording=recording, deployed=prod_raw, busy_checkpoint_reads=8)
+    assert recording.resources == []
+    # One read fewer of a busy backend: the last read finds the state.
+    last_read = run_program("prod", RAW, deployed=prod_raw, busy_checkpoint_reads=7)
+    assert inputs_by_urn(last_read) == inputs_by_urn(prod_raw)
 
 
 def test_a_raw_stack_with_a_release_name_it_does_not_use_updates_as_before(prod_raw: Recording) -> None:

@@ -227,6 +227,16 @@ def test_tolerations_and_node_selector_only_when_set() -> None:
         assert {k: holder[k] for k in expected} == expected
 
 
+def test_toleration_seconds_reach_the_chart_under_their_kubernetes_name() -> None:
+    """`tolerationSeconds` (how long pods stay on a node that goes unreachable) keeps its name on the way through;
+    under any other key Kubernetes would drop it and evict the pods at once."""
+    toleration = {"key": "node.kubernetes.io/unreachable", "operator": "Exists", "effect": "NoExecute"}
+    toleration["tolerationSeconds"] = 30
+    _, values = values_for({"rocketchat:scheduling": {"tolerations": [toleration]}})
+    assert values["tolerations"] == [toleration]
+    assert values["microservices"]["ddpStreamer"]["tolerations"] == [toleration]
+
+
 # --- MongoDB, NATS and the licence: Secret names only -----------------------------------------------------------
 
 

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import grpc
 import pulumi
 from pulumi.runtime import mocks, rpc
 
@@ -113,19 +114,36 @@ class World:
     """The status an ingress controller published on the Ingress (None: none has)."""
     deployed: Recording | None = None
     """The stack's last update, a run recorded earlier: what `readStackOutputs` / `readStackResourceOutputs` give."""
+    busy_checkpoint_reads: int = 0
+    """Reads of the stack's state that fail first, as they do while the file backend is saving the checkpoint."""
 
     def key(self) -> str:
         deployed = self.deployed and [
             self.deployed.outputs,
             [(r.urn, r.type, r.outputs) for r in self.deployed.resources],
         ]
-        return json.dumps([self.ingress_status, deployed], sort_keys=True, default=repr)
+        return json.dumps([self.ingress_status, deployed, self.busy_checkpoint_reads], sort_keys=True, default=repr)
+
+
+class EngineError(grpc.RpcError):
+    """An error the engine answers a request with, as the SDK receives it: a gRPC status with its details."""
+
+    def __init__(self, details: str) -> None:
+        super().__init__(details)
+        self._details = details
+
+    def code(self) -> grpc.StatusCode:
+        return grpc.StatusCode.UNKNOWN
+
+    def details(self) -> str:
+        return self._details
 
 
 class RecordingMocks(pulumi.runtime.Mocks):
     def __init__(self, recording: Recording, world: World) -> None:
         self.recording = recording
         self.world = world
+        self.busy_reads_left = world.busy_checkpoint_reads
         self.current = threading.local()  # URN, parent and dependencies of the request in hand (RecordingMonitor)
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict]:
@@ -153,6 +171,11 @@ class RecordingMocks(pulumi.runtime.Mocks):
     def call(self, args: pulumi.runtime.MockCallArgs) -> dict:
         """The engine's built-in functions a program may call: its own stack's last deployment."""
         deployed = self.world.deployed
+        if args.token in ("pulumi:pulumi:readStackOutputs", "pulumi:pulumi:readStackResourceOutputs"):
+            if self.busy_reads_left > 0:
+                self.busy_reads_left -= 1
+                # The file backend's answer while it rewrites the checkpoint's attributes file.
+                raise EngineError(f"invocation of {args.token} returned an error: failed to load checkpoint: EOF")
         if args.token == "pulumi:pulumi:readStackOutputs":
             return {"name": args.args["name"], "outputs": deployed.outputs if deployed else {}, "secretOutputNames": []}
         if args.token == "pulumi:pulumi:readStackResourceOutputs":
@@ -264,15 +287,17 @@ def run_program(
     as_committed: bool = False,
     deployed: Recording | None = None,
     project_dir: Path = PROJECT_DIR,
+    busy_checkpoint_reads: int = 0,
 ) -> Recording:
     """Run `__main__.py` for `stack` under the recording engine; raises what the program raises.
 
     Pass a `recording` to inspect what was registered even when the program raises (bad config: nothing);
     `as_committed` runs the stack file alone, without the secrets its users set (see SECRETS_SET_BY_USERS);
-    `deployed` is the stack's last update (an earlier run's recording), as the engine would read it back.
+    `deployed` is the stack's last update (an earlier run's recording), as the engine would read it back; the first
+    `busy_checkpoint_reads` reads of it fail as they do while the file backend saves the stack.
     """
     config = stack_config(stack, overrides, remove, as_committed, project_dir)
-    world = World(ingress_status, deployed)
+    world = World(ingress_status, deployed, busy_checkpoint_reads)
     program = Program(project_dir, stack, config)
     if _runs is None or recording is not None:
         return _run(program, world, recording or Recording())
