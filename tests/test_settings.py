@@ -28,8 +28,12 @@ def settings(secret_keys: tuple[str, ...] = (), **changes: Any):
 
 
 def problems(**changes: Any) -> list[str]:
+    return settings_problems((), **changes)
+
+
+def settings_problems(secret_keys: tuple[str, ...], **changes: Any) -> list[str]:
     with pytest.raises(ConfigError) as caught:
-        settings(**changes)
+        settings(secret_keys, **changes)
     return caught.value.problems
 
 
@@ -172,6 +176,47 @@ def test_unknown_keys_are_errors_with_a_suggestion() -> None:
     assert "allowed keys here: chart, concurrentUsers, createNamespace, dns, host" in top
 
 
+@pytest.mark.parametrize(
+    ("changes", "expected"),
+    [
+        (  # a section that may be left out (`inCluster: ... | None`)
+            {"mongodb": {"inCluster": {"replcias": 3}}},
+            "rocketchat:mongodb.inCluster.replcias: unknown key (did you mean 'rocketchat:mongodb.inCluster.replicas'?); "
+            "allowed keys here: replicas, resources, storage, storageClassName",
+        ),
+        (  # an item of a list of sections
+            {"scheduling": {"tolerations": [{"key": "a", "efect": "NoSchedule"}]}},
+            "rocketchat:scheduling.tolerations[0].efect: unknown key (did you mean "
+            "'rocketchat:scheduling.tolerations[0].effect'?); allowed keys here: effect, key, operator, "
+            "tolerationSeconds, value",
+        ),
+        (  # a section of a section of a map
+            {"services": {"ddpStreamer": {"autoscaling": {"maxReplicas": 4, "minReplics": 2}}}},
+            "rocketchat:services.ddpStreamer.autoscaling.minReplics: unknown key (did you mean "
+            "'rocketchat:services.ddpStreamer.autoscaling.minReplicas'?); allowed keys here: maxReplicas, minReplicas, "
+            "targetCPUUtilizationPercentage",
+        ),
+    ],
+)
+def test_an_unknown_key_deep_in_the_config_lists_the_keys_of_its_own_section(
+    changes: dict[str, Any], expected: str
+) -> None:
+    assert problems(**changes) == [expected]
+
+
+def test_a_key_put_at_the_wrong_level_names_up_to_three_places_it_belongs() -> None:
+    [message] = problems(autoscaling={"maxReplicas": 3})
+    assert message.startswith(
+        "rocketchat:autoscaling: unknown key (did you mean 'rocketchat:monolith.autoscaling' or "
+        "'rocketchat:services.account.autoscaling' or 'rocketchat:services.authorization.autoscaling'?); "
+    )
+
+
+def test_a_key_like_no_other_gets_the_allowed_keys_without_a_guess() -> None:
+    [message] = problems(zzzqqq=1)
+    assert message.startswith("rocketchat:zzzqqq: unknown key; allowed keys here: chart, concurrentUsers, ")
+
+
 def test_every_problem_is_reported_at_once_naming_the_stack_file() -> None:
     with pytest.raises(ConfigError) as caught:
         load_settings(
@@ -227,3 +272,25 @@ def test_helm_mode_warns_that_the_chart_rolls_stream_hub_with_a_surge() -> None:
     helm = load_settings("prod", BASE | {"mode": "helm", "version": "7.6.3"}, (), PROVIDER)
     assert any("maxSurge 1: two stream-hubs run side by side" in w for w in helm.warnings)
     assert not any("stream-hub" in w for w in settings(version="7.6.3").warnings)
+
+
+def test_a_services_autoscaling_minimum_comes_from_that_services_replicas() -> None:
+    [message] = problems(services={"account": {"replicas": 3, "autoscaling": {"maxReplicas": 2}}})
+    assert message == (
+        "rocketchat:services.account.autoscaling.maxReplicas: 2 is below the autoscaler's minimum of 3 "
+        "(rocketchat:services.account.replicas, which minReplicas defaults to); set maxReplicas to 3 or more"
+    )
+
+
+def test_a_service_without_replicas_may_autoscale_from_one_pod() -> None:
+    """account runs one pod unless told otherwise: an autoscaler of at most one pod is pointless but not wrong."""
+    autoscaled = settings(services={"account": {"autoscaling": {"maxReplicas": 1}}})
+    assert autoscaled.config.services.account.autoscaling.max_replicas == 1
+
+
+def test_a_mongodb_srv_url_is_a_source_without_a_replica_set_option() -> None:
+    """DNS seed lists (Atlas and the like) name the replica set in their TXT record, not in the URL."""
+    srv = settings(("mongoUrl",), mongodb={}, mongoUrl="mongodb+srv://rc:pw@cluster0.example.net/rocketchat")
+    assert srv.config.mongo_url.get_secret_value().startswith("mongodb+srv://")
+    refused = settings_problems(("mongoUrl",), mongodb={}, mongoUrl="mysql://rc:pw@db.example.net/rocketchat")
+    assert refused == ["rocketchat:mongoUrl: must start with mongodb:// or mongodb+srv:// (value not shown)"]
