@@ -181,20 +181,27 @@ def test_unknown_keys_are_errors_with_a_suggestion() -> None:
     [
         (  # a section that may be left out (`inCluster: ... | None`)
             {"mongodb": {"inCluster": {"replcias": 3}}},
-            "rocketchat:mongodb.inCluster.replcias: unknown key (did you mean 'rocketchat:mongodb.inCluster.replicas'?); "
-            "allowed keys here: replicas, resources, storage, storageClassName",
+            (
+                "rocketchat:mongodb.inCluster.replcias: unknown key (did you mean "
+                "'rocketchat:mongodb.inCluster.replicas'?); allowed keys here: replicas, resources, storage, "
+                "storageClassName"
+            ),
         ),
         (  # an item of a list of sections
             {"scheduling": {"tolerations": [{"key": "a", "efect": "NoSchedule"}]}},
-            "rocketchat:scheduling.tolerations[0].efect: unknown key (did you mean "
-            "'rocketchat:scheduling.tolerations[0].effect'?); allowed keys here: effect, key, operator, "
-            "tolerationSeconds, value",
+            (
+                "rocketchat:scheduling.tolerations[0].efect: unknown key (did you mean "
+                "'rocketchat:scheduling.tolerations[0].effect'?); allowed keys here: effect, key, operator, "
+                "tolerationSeconds, value"
+            ),
         ),
         (  # a section of a section of a map
             {"services": {"ddpStreamer": {"autoscaling": {"maxReplicas": 4, "minReplics": 2}}}},
-            "rocketchat:services.ddpStreamer.autoscaling.minReplics: unknown key (did you mean "
-            "'rocketchat:services.ddpStreamer.autoscaling.minReplicas'?); allowed keys here: maxReplicas, minReplicas, "
-            "targetCPUUtilizationPercentage",
+            (
+                "rocketchat:services.ddpStreamer.autoscaling.minReplics: unknown key (did you mean "
+                "'rocketchat:services.ddpStreamer.autoscaling.minReplicas'?); allowed keys here: maxReplicas, "
+                "minReplicas, targetCPUUtilizationPercentage"
+            ),
         ),
     ],
 )
