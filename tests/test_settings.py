@@ -301,3 +301,23 @@ def test_a_mongodb_srv_url_is_a_source_without_a_replica_set_option() -> None:
     assert srv.config.mongo_url.get_secret_value().startswith("mongodb+srv://")
     refused = settings_problems(("mongoUrl",), mongodb={}, mongoUrl="mysql://rc:pw@db.example.net/rocketchat")
     assert refused == ["rocketchat:mongoUrl: must start with mongodb:// or mongodb+srv:// (value not shown)"]
+
+
+@pytest.mark.parametrize(
+    ("secret_keys", "changes", "expected"),
+    [
+        (("mongoUrl",), {"mongodb": {}, "mongoUrl": 5}, "rocketchat:mongoUrl: Input should be a valid string"),
+        (
+            ("mongoUrl",),
+            {"mongodb": {"inCluster": {"replicas": 2}}, "mongoUrl": "mongodb://rc:pw@db.example.net/rc?replicaSet=rs0"},
+            "rocketchat:mongodb.inCluster.replicas: Input should be 1, 3 or 5 (got 2)",
+        ),
+        ((), {"nats": {"bundled": "maybe"}}, 'rocketchat:nats.bundled: Input should be a valid boolean (got "maybe")'),
+    ],
+)
+def test_a_key_that_failed_validation_is_reported_once_not_again_by_the_rules_that_read_it(
+    secret_keys: tuple[str, ...], changes: dict[str, Any], expected: str
+) -> None:
+    """The rules across keys read the validated values: a broken key would look absent to them ("no MongoDB
+    source", "choose one MongoDB source"), a second, wrong message about the same mistake."""
+    assert settings_problems(secret_keys, **changes) == [expected]
