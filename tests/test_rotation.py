@@ -162,6 +162,16 @@ def test_the_digest_is_keyed_changes_with_the_value_and_is_no_plain_hash() -> No
     assert not plain.startswith(keyed_digest("key", "password"))
 
 
+def test_the_annotation_is_the_credential_keyed_by_the_stacks_own_rollout_key() -> None:
+    """The program keys the digest with the stack's generated rollout key (the engine here generates
+    `generated-<name>`), never with the credential itself, which would make it a plain hash again."""
+    licence = "a licence"
+    recording = run_program("prod", {"rocketchat:mode": "raw", "rocketchat:license": Secret(licence)})
+    annotations = pod_templates(recording)["rocketchat-rocketchat"]["metadata"]["annotations"]
+    assert annotations[LICENCE] == keyed_digest("generated-rollout-key", licence)
+    assert annotations[MONGO] == keyed_digest("generated-rollout-key", PLACEHOLDER_SECRETS["rocketchat:mongoUrl"])
+
+
 def plain_digests(text: str) -> Iterator[str]:
     for name in ("md5", "sha1", "sha224", "sha256", "sha384", "sha512", "blake2b", "sha3_256"):
         digest = hashlib.new(name, text.encode()).hexdigest()

@@ -158,6 +158,13 @@ def test_version_must_be_exact_semver(version: str) -> None:
     assert message.startswith("rocketchat:version: ")
 
 
+@pytest.mark.parametrize("given", [8.6, 8, None])
+def test_a_version_that_is_not_text_is_refused_as_a_version(given: Any) -> None:
+    """A consumer of the components may pass a number (YAML's `8.6`): the same error as a bad text, not a crash."""
+    with pytest.raises(ValueError, match=f"^{given!r} is not an exact semantic version such as 8.6.1$"):
+        Version.parse(given)
+
+
 def test_version_text_is_never_read_as_a_number() -> None:
     # `version: 8.0` in YAML reaches the program as the text "8.0": it must be rejected, not become 8.0.
     assert _decode("version", "8.0") == "8.0"
