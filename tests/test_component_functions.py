@@ -120,5 +120,6 @@ def test_a_generated_password_is_kept_until_its_length_changes() -> None:
     provider = _PasswordProvider()
     created = provider.create({"length": 24})
     assert len(created.outs["result"]) == 24
-    assert provider.diff(created.id, created.outs, {"length": 24, "result": None}).changes is False
+    unchanged = provider.diff(created.id, created.outs, {"length": 24, "result": None})
+    assert (unchanged.changes, unchanged.replaces) == (False, [])
     assert provider.diff(created.id, created.outs, {"length": 40, "result": None}).replaces == ["length"]

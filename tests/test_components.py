@@ -43,6 +43,15 @@ def test_a_nats_cluster_from_a_namespace_alone(recording: Recording) -> None:
     assert "cluster {" not in owned["Secret/bus-config"]["stringData"]["nats.conf"], "a lone server"
 
 
+def test_a_nats_clusters_passwords_are_32_characters_stored_encrypted(recording: Recording) -> None:
+    """The passwords and the rollout key ask for 32 characters, and the engine stores each result encrypted in the
+    state whatever the program does with it (the option is on the resource, not on its readers)."""
+    built(lambda: NatsCluster("bus", {"namespace": "team"}).client_url)
+    passwords = [r for r in recording.resources if r.kind == "GeneratedPassword"]
+    assert len(passwords) == 3
+    assert {(r.inputs["length"], tuple(r.additional_secret_outputs)) for r in passwords} == {(32, ("result",))}
+
+
 def test_three_nats_servers_get_routes_and_a_disruption_budget(recording: Recording) -> None:
     built(lambda: NatsCluster("bus", {"namespace": "team", "replicas": 3, "instance": "bridge"}).client_url)
     owned = children(recording, "bus")

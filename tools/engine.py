@@ -57,6 +57,9 @@ class Resource:
     """What the engine keeps of it after the update: a custom resource's state, a component's registered outputs."""
     ignore_changes: list[str] = field(default_factory=list)
     """Input paths the engine keeps at their last value on an update (the `ignore_changes` option)."""
+    additional_secret_outputs: list[str] = field(default_factory=list)
+    """Outputs the engine stores encrypted in the state, whatever their inputs (the `additional_secret_outputs`
+    option)."""
 
     @property
     def kind(self) -> str:
@@ -150,7 +153,13 @@ class RecordingMocks(pulumi.runtime.Mocks):
         resource = Resource(args.typ, args.name, dict(args.inputs))
         registration = getattr(self.current, "registration", None)
         if registration is not None:
-            resource.urn, resource.parent, resource.dependencies, resource.ignore_changes = registration
+            (
+                resource.urn,
+                resource.parent,
+                resource.dependencies,
+                resource.ignore_changes,
+                resource.additional_secret_outputs,
+            ) = registration
         self.recording.resources.append(resource)
         outputs = dict(args.inputs)
         metadata = outputs.get("metadata")
@@ -201,7 +210,13 @@ class RecordingMonitor(mocks.MockMonitor):
 
     def RegisterResource(self, request: Any) -> Any:
         urn = self.make_urn(request.parent, request.type, request.name)
-        self.current.registration = (urn, request.parent, list(request.dependencies), list(request.ignoreChanges))
+        self.current.registration = (
+            urn,
+            request.parent,
+            list(request.dependencies),
+            list(request.ignoreChanges),
+            list(request.additionalSecretOutputs),
+        )
         try:
             return super().RegisterResource(request)
         finally:
