@@ -328,3 +328,35 @@ def test_a_key_that_failed_validation_is_reported_once_not_again_by_the_rules_th
     """The rules across keys read the validated values: a broken key would look absent to them ("no MongoDB
     source", "choose one MongoDB source"), a second, wrong message about the same mistake."""
     assert settings_problems(secret_keys, **changes) == [expected]
+
+
+# --- the limits Kubernetes puts on names, at their edges -----------------------------------------------------------
+
+LONGEST_HOST = ".".join(["a" * 63] * 3) + "." + "b" * 61  # 253 characters, each label at most 63
+
+
+def monitoring_labels(labels: dict[str, str]) -> dict[str, Any]:
+    return {"monitoring": {"podMonitor": True, "labels": labels}}
+
+
+def test_a_namespace_may_have_63_characters_not_64() -> None:
+    assert settings(namespace="a" * 63).namespace == "a" * 63
+    [message] = problems(namespace="a" * 64)
+    assert message.startswith(f"rocketchat:namespace: '{'a' * 64}' is not a DNS label")
+
+
+def test_a_host_may_have_253_characters_not_254() -> None:
+    assert len(LONGEST_HOST) == 253
+    assert settings(host=LONGEST_HOST).config.host == LONGEST_HOST
+    [message] = problems(host=LONGEST_HOST + "b")
+    assert message.startswith("rocketchat:host: ") and "is not a DNS subdomain name" in message
+
+
+def test_monitoring_label_keys_follow_kubernetes_rules_prefix_included() -> None:
+    accepted = {"release": "kube-prometheus-stack", "example.com/team": "chat", f"{LONGEST_HOST}/team": "chat"}
+    assert settings(**monitoring_labels(accepted)).config.monitoring.labels == accepted
+    for refused in ("Example_Bad.com/team", f"{LONGEST_HOST}b/team", "-team", "team-"):
+        [message] = problems(**monitoring_labels({refused: "chat"}))
+        assert message.startswith(
+            f"rocketchat:monitoring.labels.{refused}.[key]: '{refused}' is not a Kubernetes label key"
+        )
