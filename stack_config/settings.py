@@ -34,7 +34,6 @@ from stack_config.schema import StackConfig
 class Settings:
     """A validated stack config: the components' args, and what the program warns about."""
 
-    stack: str
     config: StackConfig
     args: RocketChatStackArgs
     warnings: tuple[str, ...] = field(default=())
@@ -113,7 +112,7 @@ def load_settings(
         raise ConfigError(stack_file(stack), problems)
 
     args = stack_args(config)
-    return Settings(stack=stack, config=config, args=args, warnings=tuple(_warnings(stack, config, raw, args)))
+    return Settings(config=config, args=args, warnings=tuple(_warnings(stack, config, raw, args)))
 
 
 def _warnings(stack: str, config: StackConfig, raw: Mapping[str, Any], args: RocketChatStackArgs) -> list[str]:

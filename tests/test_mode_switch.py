@@ -96,6 +96,13 @@ def test_a_raw_stack_with_a_release_name_it_does_not_use_updates_as_before(prod_
     assert ("warn", "rocketchat:chart is ignored in raw mode") in again.logs
 
 
+def test_a_refused_switch_is_reported_with_the_configs_other_problems(prod_raw: Recording) -> None:
+    """Every problem at once: the collision with what runs does not hide a mistake elsewhere in the stack file."""
+    autoscaled = {"rocketchat:services": {"account": {"autoscaling": {"maxReplicas": 3}}}}
+    problems = refused(autoscaled, deployed=prod_raw)
+    assert [p.split(":", 2)[1].split(" ")[0] for p in problems] == ["services.account.autoscaling", "chart.releaseName"]
+
+
 # --- raw -> helm ---------------------------------------------------------------------------------------------------
 
 

@@ -360,3 +360,29 @@ def test_monitoring_label_keys_follow_kubernetes_rules_prefix_included() -> None
         assert message.startswith(
             f"rocketchat:monitoring.labels.{refused}.[key]: '{refused}' is not a Kubernetes label key"
         )
+
+
+# --- warnings ------------------------------------------------------------------------------------------------------
+
+
+def test_an_autoscaling_minimum_below_the_sizing_warns_naming_the_minimum() -> None:
+    streamer = {"ddpStreamer": {"autoscaling": {"minReplicas": 2, "maxReplicas": 8}}}
+    warned = settings(("license",), concurrentUsers=2000, services=streamer, license="a licence").warnings
+    expected = (
+        "rocketchat:services.ddpStreamer.autoscaling.minReplicas is 2, below the 4 pods that 2000 concurrent users "
+        "need (one per 500)"
+    )
+    assert warned == (expected,)
+
+
+STREAM_HUB_ROLLOUT = (
+    "Rocket.Chat {version} runs stream-hub, and the official chart rolls it out with maxSurge 1: two stream-hubs run "
+    "side by side during every upgrade (the policy pack rejects this); mode 'raw' uses Recreate"
+)
+
+
+@pytest.mark.parametrize(("version", "warned"), [("8.6.1", False), ("7.6.2", True)])
+def test_helm_mode_warns_of_the_stream_hub_rollout_only_where_stream_hub_runs(version: str, warned: bool) -> None:
+    warnings = settings(mode="helm", version=version).warnings
+    expected = [STREAM_HUB_ROLLOUT.format(version=version)] if warned else []
+    assert [w for w in warnings if "stream-hub" in w] == expected
