@@ -149,6 +149,23 @@ def test_network_policies_from_a_namespace_alone(recording: Recording) -> None:
     assert web["namespaceSelector"]["matchLabels"] == {"kubernetes.io/metadata.name": "ingress-nginx"}
 
 
+def test_network_policies_of_another_instance_are_named_and_labelled_for_it(recording: Recording) -> None:
+    """A second workspace in the namespace gets policies of its own: named, labelled and selecting by its instance."""
+    built(lambda: StackNetworkPolicies("net", {"namespace": "team", "instance": "team-b"}).urn)
+    owned = children(recording, "net")
+    assert sorted(owned) == [
+        "NetworkPolicy/team-b-default-deny-ingress",
+        "NetworkPolicy/team-b-metrics",
+        "NetworkPolicy/team-b-web",
+    ]
+    for policy in owned.values():
+        labels = policy["metadata"]["labels"]
+        assert (labels["app.kubernetes.io/instance"], labels["app.kubernetes.io/name"]) == ("team-b", "rocketchat")
+        assert labels["app.kubernetes.io/component"] == "network-policy"
+    web = owned["NetworkPolicy/team-b-web"]["spec"]["podSelector"]
+    assert web["matchLabels"]["rocketchat.chat/instance"] == "team-b"
+
+
 def test_a_whole_stack_from_the_required_args_and_a_database(recording: Recording) -> None:
     def make() -> Any:
         stack = RocketChatStack(

@@ -21,7 +21,7 @@ from tools.restricted import pod_template, violations
 RAW_STACKS = ["dev", "prod_raw", "prod_raw_observed"]
 # Images of Rocket.Chat processes (the monolith and every microservice), told apart by image, not by label.
 ROCKETCHAT_IMAGE = re.compile(r"^(registry\.rocket\.chat/rocketchat/rocket\.chat|.*/rocketchat/[a-z-]+-service):")
-NATS_CLIENT_PORT, NATS_ROUTE_PORT, MONGODB_PORT = 4222, 6222, 27017
+NATS_CLIENT_PORT, NATS_ROUTE_PORT, MONGODB_PORT, WEB_PORT = 4222, 6222, 27017, 3000
 
 
 def manifests(request: pytest.FixtureRequest, stack: str, show_secrets: bool = False) -> list[dict[str, Any]]:
@@ -268,6 +268,22 @@ def test_nats_admits_clients_only_from_rocketchat_pods_and_routes_only_from_its_
     assert (clients, wider) == (rocketchat, [])
     routes, wider = allowed_sources(docs, nats, NATS_ROUTE_PORT)
     assert (routes, wider) == ({nats}, [])
+
+
+@pytest.mark.parametrize("stack", RAW_STACKS)
+def test_the_ingress_controller_reaches_the_web_port_of_the_monolith_and_ddp_streamer_alone(
+    request: pytest.FixtureRequest, stack: str
+) -> None:
+    """The controller's namespace may open the web port of the two workloads the Ingress routes to; account,
+    authorization and presence listen on it too, and stay closed to it."""
+    docs = manifests(request, stack)
+    rocketchat = {n for n, w in workloads(docs).items() if ROCKETCHAT_IMAGE.match(image(w))}
+    controller = "{'namespaceSelector': {'matchLabels': {'kubernetes.io/metadata.name': 'ingress-nginx'}}}"
+    reached = {
+        name for name in rocketchat if any(w.endswith(controller) for w in allowed_sources(docs, name, WEB_PORT)[1])
+    }
+    assert reached == {n for n in rocketchat if n.endswith(("-rocketchat", "-ddp-streamer"))}
+    assert len(reached) == 2
 
 
 def _nats_policy(docs: list[dict[str, Any]]) -> dict[str, Any]:
