@@ -151,7 +151,8 @@ def test_network_policies_from_a_namespace_alone(recording: Recording) -> None:
 
 def test_network_policies_of_another_instance_are_named_and_labelled_for_it(recording: Recording) -> None:
     """A second workspace in the namespace gets policies of its own: named, labelled and selecting by its instance."""
-    built(lambda: StackNetworkPolicies("net", {"namespace": "team", "instance": "team-b"}).urn)
+    args = {"namespace": "team", "instance": "team-b", "ingress_namespace": "edge", "monitoring_namespace": "obs"}
+    built(lambda: StackNetworkPolicies("net", args).urn)
     owned = children(recording, "net")
     assert sorted(owned) == [
         "NetworkPolicy/team-b-default-deny-ingress",
@@ -162,8 +163,17 @@ def test_network_policies_of_another_instance_are_named_and_labelled_for_it(reco
         labels = policy["metadata"]["labels"]
         assert (labels["app.kubernetes.io/instance"], labels["app.kubernetes.io/name"]) == ("team-b", "rocketchat")
         assert labels["app.kubernetes.io/component"] == "network-policy"
-    web = owned["NetworkPolicy/team-b-web"]["spec"]["podSelector"]
-    assert web["matchLabels"]["rocketchat.chat/instance"] == "team-b"
+    for name in ("team-b-web", "team-b-metrics"):
+        assert (
+            owned[f"NetworkPolicy/{name}"]["spec"]["podSelector"]["matchLabels"]["rocketchat.chat/instance"] == "team-b"
+        )
+    # The controller's namespace reaches the web port alone; the monitoring namespace the metrics ports alone.
+    [web] = owned["NetworkPolicy/team-b-web"]["spec"]["ingress"]
+    assert web["from"] == [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "edge"}}}]
+    assert web["ports"] == [{"protocol": "TCP", "port": 3000}]
+    [metrics] = owned["NetworkPolicy/team-b-metrics"]["spec"]["ingress"]
+    assert metrics["from"] == [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "obs"}}}]
+    assert {p["port"] for p in metrics["ports"]} == {9100, 9458}  # the monolith's and the services' metrics
 
 
 def test_a_whole_stack_from_the_required_args_and_a_database(recording: Recording) -> None:
