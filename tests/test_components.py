@@ -147,6 +147,21 @@ def test_network_policies_from_a_namespace_alone(recording: Recording) -> None:
     ], "no NATS and no MongoDB given: no rules for them"
     web = owned["NetworkPolicy/rocketchat-web"]["spec"]["ingress"][0]["from"][0]
     assert web["namespaceSelector"]["matchLabels"] == {"kubernetes.io/metadata.name": "ingress-nginx"}
+    metrics = owned["NetworkPolicy/rocketchat-metrics"]["spec"]["ingress"][0]["from"][0]
+    assert metrics["namespaceSelector"]["matchLabels"] == {"kubernetes.io/metadata.name": "monitoring"}
+
+
+def test_network_policies_guard_exactly_the_nats_and_mongodb_pods_they_are_given(recording: Recording) -> None:
+    nats, mongo = {"app": "bus"}, {"app": "db"}
+    built(lambda: StackNetworkPolicies("net", {"namespace": "team", "nats_pods": nats, "mongo_pods": mongo}).urn)
+    owned = children(recording, "net")
+    nats_spec = owned["NetworkPolicy/rocketchat-nats"]["spec"]
+    assert nats_spec["podSelector"] == {"matchLabels": nats}
+    mongo_spec = owned["NetworkPolicy/rocketchat-mongodb"]["spec"]
+    assert mongo_spec["podSelector"] == {"matchLabels": mongo}
+    [rule] = mongo_spec["ingress"]
+    assert rule["ports"] == [{"protocol": "TCP", "port": 27017}]
+    assert rule["from"][1] == {"podSelector": {"matchLabels": mongo}}, "the members replicate to each other"
 
 
 def test_network_policies_of_another_instance_are_named_and_labelled_for_it(recording: Recording) -> None:
