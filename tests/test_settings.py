@@ -248,7 +248,10 @@ def test_secret_values_never_appear_in_messages() -> None:
         load_settings("prod", BASE | {"mongodb": {}, "mongoUrl": leaked}, (), PROVIDER)
     text = str(caught.value)
     assert "hunter2" not in text
-    assert "rocketchat:mongoUrl: must be stored encrypted" in text
+    assert (
+        "rocketchat:mongoUrl: must be stored encrypted; run "
+        "`pulumi config set --secret --stack prod rocketchat:mongoUrl ...` (its value is not shown here)"
+    ) in text
     assert "rocketchat:mongoUrl: must name the replica set" in text
 
 
