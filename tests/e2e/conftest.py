@@ -154,10 +154,19 @@ def cluster(tools: Path) -> Iterator[Cluster]:
     status = subprocess.run([str(script), "status"], capture_output=True, text=True, env=env)
     if status.returncode != 0:
         t0 = time.monotonic()
-        proc = subprocess.run([str(script), "start"], capture_output=True, text=True, env=env, timeout=300)
-        if proc.returncode != 0:
+        # Once in a while a component of the local control plane exits as it starts (seen once: kube-apiserver,
+        # before writing a line of its log); a second start from a clean state has always come up.
+        failures = []
+        for _ in range(2):
+            proc = subprocess.run([str(script), "start"], capture_output=True, text=True, env=env, timeout=300)
+            if proc.returncode == 0:
+                break
+            failures.append(f"{proc.stderr}{proc.stdout}")
             subprocess.run([str(script), "stop"], capture_output=True, text=True, env=env)
-            pytest.fail(f"scripts/e2e-cluster start failed:\n{proc.stderr}{proc.stdout}")
+        else:
+            pytest.fail("scripts/e2e-cluster start failed twice:\n" + "\n--- again:\n".join(failures))
+        if failures:
+            REPORT.append(f"cluster: the first start failed, the second came up: {failures[0].strip()[-300:]}")
         TIMINGS["cluster start"] = time.monotonic() - t0
         started = True
     try:
