@@ -12,7 +12,7 @@ from components import k8s
 from components.args import PlacementArgs, SecretKeyArgs, WorkloadArgs, requests_and_limits, whole
 from components.catalog import BROKER_ENV, DEFAULT_INSTANCE, HEALTH_PATH, ROCKETCHAT_UID, WORKLOADS_BY_KEY, Workload
 from components.credentials import rollout_annotations, secret_env
-from components.planning import Autoscaling, WorkloadPlan, autoscaling_for
+from components.planning import Autoscaling, WorkloadPlan, autoscaling_for, workload_plan
 
 
 class MicroserviceSetArgs(TypedDict):
@@ -41,7 +41,7 @@ def plans_of(workloads: list[WorkloadArgs]) -> list[WorkloadPlan]:
         requests, limits = requests_and_limits(workload.resources, given.get("resources"))
         replicas = whole(given["replicas"])
         scaling = autoscaling_for(workload, given.get("autoscaling"), replicas)
-        plans.append(WorkloadPlan(workload, scaling.min_replicas if scaling else replicas, requests, limits, scaling))
+        plans.append(workload_plan(workload, replicas, requests, limits, scaling))
     return plans
 
 

@@ -155,7 +155,7 @@ def plan_workloads(sizing: SizingArgs) -> tuple[tuple[WorkloadPlan, ...], tuple[
     requests, limits = requests_and_limits(MONOLITH.resources, monolith.get("resources"))
     monolith_replicas = whole(monolith.get("replicas", 1))
     scaling = autoscaling_for(MONOLITH, monolith.get("autoscaling"), monolith_replicas)
-    plans = [_plan(MONOLITH, monolith_replicas, requests, limits, scaling)]
+    plans = [workload_plan(MONOLITH, monolith_replicas, requests, limits, scaling)]
     notes: list[Note] = []
     if not sizing.get("microservices", True):
         return tuple(plans), ()
@@ -183,11 +183,11 @@ def plan_workloads(sizing: SizingArgs) -> tuple[tuple[WorkloadPlan, ...], tuple[
         if most > 1 and workload.scaling == "licensed" and not sizing.get("licensed", False):
             notes.append(Unlicensed(workload, most, autoscaled=scaling is not None))
         requests, limits = requests_and_limits(workload.resources, given.get("resources"))
-        plans.append(_plan(workload, replicas, requests, limits, scaling))
+        plans.append(workload_plan(workload, replicas, requests, limits, scaling))
     return tuple(plans), tuple(notes)
 
 
-def _plan(
+def workload_plan(
     workload: Workload, replicas: int, requests: dict[str, str], limits: dict[str, str], scaling: Autoscaling | None
 ) -> WorkloadPlan:
     """A workload's plan; an autoscaled one starts at its autoscaler's minimum."""
