@@ -303,6 +303,7 @@ def test_a_service_without_replicas_may_autoscale_from_one_pod() -> None:
     """account runs one pod unless told otherwise: an autoscaler of at most one pod is pointless but not wrong."""
     autoscaled = settings(services={"account": {"autoscaling": {"maxReplicas": 1}}})
     assert autoscaled.config.services.account.autoscaling.max_replicas == 1
+    assert autoscaled.replicas["account"] == "1..1"
 
 
 def test_a_mongodb_srv_url_is_a_source_without_a_replica_set_option() -> None:
