@@ -167,13 +167,15 @@ def disruption_budget(
     obj_labels: dict[str, str],
     replicas: int,
     opts: pulumi.ResourceOptions,
+    object_name: str | None = None,
 ) -> policy.PodDisruptionBudget | None:
-    """Voluntary disruptions (node drains) take at most one pod at a time; nothing to guard below two replicas."""
+    """Voluntary disruptions (node drains) take at most one pod at a time; nothing to guard below two replicas.
+    `object_name`: its Kubernetes name, where it differs from the resource name."""
     if replicas < 2:
         return None
     return policy.PodDisruptionBudget(
         name,
-        metadata=metadata(name, namespace, obj_labels),
+        metadata=metadata(object_name or name, namespace, obj_labels),
         spec=policy.PodDisruptionBudgetSpecArgs(
             max_unavailable=1,
             selector=meta.LabelSelectorArgs(match_labels=selector),

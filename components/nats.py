@@ -103,6 +103,20 @@ class NatsClusterArgs(TypedDict):
     placement: NotRequired[PlacementArgs]
     metrics_exporter: NotRequired[bool]
     """Run prometheus-nats-exporter beside each server (port `metrics`, 7777), for a PodMonitor to scrape."""
+    object_name: NotRequired[str]
+    """The Kubernetes name of its StatefulSet and client Service, and the prefix of its other objects (default: the
+    resource name). Two clusters in one namespace need two names."""
+
+
+def nats_object_names(object_name: str) -> dict[str, str]:
+    """The Kubernetes names of a NatsCluster's objects, by role."""
+    return {
+        "statefulset": object_name,
+        "client_service": object_name,
+        "headless_service": f"{object_name}-headless",
+        "config_secret": f"{object_name}-config",
+        "disruption_budget": object_name,
+    }
 
 
 def exporter_container() -> core.ContainerArgs:
@@ -140,7 +154,9 @@ class NatsCluster(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
         namespace = args["namespace"]
         replicas = whole(args.get("replicas", 1))
-        headless = f"{name}-headless"
+        # Pulumi's resource names stay the component's (the URNs of existing stacks); Kubernetes names may differ.
+        names = nats_object_names(args.get("object_name", name))
+        headless = names["headless_service"]
         selector = k8s.labels("nats", "nats", args.get("instance", DEFAULT_INSTANCE))
         obj_labels = k8s.object_labels(selector)
         requests, limits = requests_and_limits(NATS_RESOURCES, args.get("resources"))
@@ -150,7 +166,9 @@ class NatsCluster(pulumi.ComponentResource):
         route_password = GeneratedPassword(f"{name}-route-password", opts=child)
 
         def routes(ns: str) -> list[str]:
-            return [f"{name}-{i}.{headless}.{ns}.svc.cluster.local:{CLUSTER_PORT}" for i in range(replicas)]
+            return [
+                f"{names['statefulset']}-{i}.{headless}.{ns}.svc.cluster.local:{CLUSTER_PORT}" for i in range(replicas)
+            ]
 
         config_text = pulumi.Output.all(namespace, client_password.result, route_password.result).apply(
             lambda v: render_nats_config(client_password=v[1], route_password=v[2], routes=routes(v[0]))
@@ -161,7 +179,7 @@ class NatsCluster(pulumi.ComponentResource):
         config_digest = digest_of(rollout_key.result, config_text)
         config_secret = core.Secret(
             f"{name}-config",
-            metadata=k8s.metadata(f"{name}-config", namespace, obj_labels),
+            metadata=k8s.metadata(names["config_secret"], namespace, obj_labels),
             type="Opaque",
             string_data={"nats.conf": pulumi.Output.secret(config_text)},
             opts=child,
@@ -169,7 +187,7 @@ class NatsCluster(pulumi.ComponentResource):
 
         ports = {"client": CLIENT_PORT, "cluster": CLUSTER_PORT, "monitor": MONITOR_PORT}
         headless_service = core.Service(
-            headless,
+            f"{name}-headless",
             metadata=k8s.metadata(headless, namespace, obj_labels),
             spec=core.ServiceSpecArgs(
                 cluster_ip="None",
@@ -182,7 +200,7 @@ class NatsCluster(pulumi.ComponentResource):
         )
         client_service = core.Service(
             name,
-            metadata=k8s.metadata(name, namespace, obj_labels),
+            metadata=k8s.metadata(names["client_service"], namespace, obj_labels),
             spec=core.ServiceSpecArgs(
                 selector=selector,
                 ports=[core.ServicePortArgs(name="client", port=CLIENT_PORT, target_port="client")],
@@ -222,7 +240,7 @@ class NatsCluster(pulumi.ComponentResource):
         )
         self.statefulset = apps.StatefulSet(
             name,
-            metadata=k8s.metadata(name, namespace, obj_labels),
+            metadata=k8s.metadata(names["statefulset"], namespace, obj_labels),
             spec=apps.StatefulSetSpecArgs(
                 service_name=headless,
                 replicas=replicas,
@@ -253,7 +271,9 @@ class NatsCluster(pulumi.ComponentResource):
             ),
             opts=pulumi.ResourceOptions(parent=self, depends_on=[headless_service]),
         )
-        k8s.disruption_budget(name, namespace, selector, obj_labels, replicas, child)
+        k8s.disruption_budget(
+            name, namespace, selector, obj_labels, replicas, child, object_name=names["disruption_budget"]
+        )
 
         self.service_name = client_service.metadata.name
         host = pulumi.Output.concat(self.service_name, ".", namespace, ".svc.cluster.local")

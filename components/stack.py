@@ -24,6 +24,7 @@ from components.monitoring import EXPORTER_DEFAULT, NATS_CHART
 from components.nats import NatsCluster
 from components.network import DEFAULT_INGRESS_NAMESPACE, DEFAULT_MONITORING_NAMESPACE, StackNetworkPolicies
 from components.observability import RAW_METRICS_PORTS, StackMonitoring, StackMonitoringArgs
+from components.ownership import owned_by
 from components.passwords import GeneratedPassword
 from components.planning import MonolithArgs, ServicesArgs, WorkloadPlan, plan_workloads
 from components.release import CHART_METRICS_PORTS, DEFAULT_RELEASE_NAME, ChartArgs
@@ -33,7 +34,10 @@ from components.versions import StreamHubRule, Version, stream_hub_rule
 
 DEFAULT_NAMESPACE = "rocketchat"
 NATS_NAME = "nats"
-"""The stack's NatsCluster: its StatefulSet and Services are named so."""
+"""The stack's NatsCluster resource (its URN); also the Kubernetes name of its objects in stacks made before the
+instance named them (`legacy_names`)."""
+MONGO_NAME = "mongodb"
+"""The same for the in-cluster MongoReplicaSet."""
 EXTERNAL_DNS_PREFIX = "external-dns.alpha.kubernetes.io/"
 
 
@@ -48,6 +52,9 @@ class NatsSettingsArgs(TypedDict, total=False):
 class MongoSettingsArgs(TypedDict, total=False):
     in_cluster: BundledMongoArgs
     """A MongoDB replica set in the cluster, for development (raw: MongoReplicaSet; helm: the chart's)."""
+    keep_on_destroy: bool
+    """`pulumi destroy` leaves the stack's namespace, and so the database's volumes in it, where they are (the
+    namespace is retained, not deleted); the next `up` of the same stack finds them again."""
 
 
 class TlsArgs(TypedDict, total=False):
@@ -115,6 +122,12 @@ class RocketChatStackArgs(TypedDict):
     dns: NotRequired[DnsArgs]
     scheduling: NotRequired[PlacementArgs]
     monitoring: NotRequired[MonitoringArgs]
+    owner: NotRequired[str]
+    """Recorded on every Kubernetes object of the stack (`rocketchat.chat/owned-by`): `<organization>/<project>/<stack>`
+    of the Pulumi stack that makes them."""
+    legacy_names: NotRequired[bool]
+    """Keep the fixed names `nats` and `mongodb` that NATS and MongoDB had before the instance named them (a stack
+    made then keeps them: renaming a StatefulSet replaces it)."""
 
 
 def stack_instance(args: RocketChatStackArgs) -> str:
@@ -124,6 +137,31 @@ def stack_instance(args: RocketChatStackArgs) -> str:
     if args["mode"] == "helm":
         return (args.get("chart") or {}).get("release_name", DEFAULT_RELEASE_NAME)
     return DEFAULT_INSTANCE
+
+
+def runs_own_nats(args: RocketChatStackArgs) -> bool:
+    """The stack's NatsCluster, unless a helm stack asks for the chart's bundled NATS."""
+    return not (args["mode"] == "helm" and (args.get("nats") or {}).get("bundled", False))
+
+
+def runs_in_cluster_mongo(args: RocketChatStackArgs) -> bool:
+    """A MongoReplicaSet of the stack's own (raw mode; helm mode's in-cluster database is the chart's)."""
+    in_cluster = (args.get("mongodb") or {}).get("in_cluster")
+    return args.get("mongo_url") is None and in_cluster is not None and args["mode"] == "raw"
+
+
+def default_deny(args: RocketChatStackArgs) -> bool:
+    """Deny-by-default only where every pod of the stack has its allow rules (not the chart's NATS or MongoDB)."""
+    return runs_own_nats(args) and (args.get("mongo_url") is not None or runs_in_cluster_mongo(args))
+
+
+def nats_object_name(args: RocketChatStackArgs) -> str:
+    """The Kubernetes name of the stack's NATS: the instance's, so that two instances share a namespace."""
+    return NATS_NAME if args.get("legacy_names") else f"{stack_instance(args)}-nats"
+
+
+def mongo_object_name(args: RocketChatStackArgs) -> str:
+    return MONGO_NAME if args.get("legacy_names") else f"{stack_instance(args)}-mongodb"
 
 
 def stack_url(args: RocketChatStackArgs) -> str:
@@ -177,7 +215,7 @@ def monitoring_args(
             "pod_monitor": monitoring.get("pod_monitor", False),
             "nats_pods": nats_pods if monitoring.get("pod_monitor") else None,
             # The chart's bundled NATS: its StatefulSet and the prefix its exporter gives the metrics.
-            "nats_statefulset": NATS_NAME if nats_pods is not None else f"{release}-nats",
+            "nats_statefulset": nats_object_name(args) if nats_pods is not None else f"{release}-nats",
             "nats_metrics_prefix": EXPORTER_DEFAULT.prefix if nats_pods is not None else NATS_CHART.prefix,
             "prometheus_rule": monitoring.get("prometheus_rule", False),
             "dashboards": monitoring.get("dashboards", False),
@@ -228,6 +266,9 @@ class RocketChatStack(pulumi.ComponentResource):
     """The name and label the stack's own objects carry."""
 
     def __init__(self, name: str, args: RocketChatStackArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        if args.get("owner"):
+            # Every Kubernetes object below records the stack that owns it (components/ownership.py).
+            opts = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(transformations=[owned_by(args["owner"])]))
         super().__init__(STACK_TYPE, name, None, opts)
         check_stack_args(args)
         helm = args["mode"] == "helm"
@@ -263,7 +304,10 @@ class RocketChatStack(pulumi.ComponentResource):
                         "pod-security.kubernetes.io/audit": "restricted",
                     },
                 ),
-                opts=child,
+                # Kept on destroy where the stack's in-cluster database should outlive it (its volumes live here).
+                opts=pulumi.ResourceOptions(
+                    parent=self, retain_on_delete=bool((args.get("mongodb") or {}).get("keep_on_destroy"))
+                ),
             )
             ns = namespace.metadata.name
         in_ns = pulumi.ResourceOptions(parent=self, depends_on=[namespace] if namespace else None)
@@ -291,7 +335,7 @@ class RocketChatStack(pulumi.ComponentResource):
         nats: NatsCluster | None = None
         bus_secret: core.Secret | None = None
         bus_urls: dict[str, pulumi.Input[str]] = {}
-        if not (helm and nats_settings.get("bundled")):
+        if runs_own_nats(args):
             nats = NatsCluster(
                 NATS_NAME,
                 _without_none(
@@ -299,6 +343,7 @@ class RocketChatStack(pulumi.ComponentResource):
                         "namespace": ns,
                         "replicas": nats_settings.get("replicas", 1),
                         "instance": instance,
+                        "object_name": nats_object_name(args),
                         "resources": nats_settings.get("resources") or {},
                         "placement": placement,
                         # Scraped: each server gets its metrics exporter.
@@ -315,12 +360,14 @@ class RocketChatStack(pulumi.ComponentResource):
         mongo_url: pulumi.Input[str] | None = None
         if args.get("mongo_url") is not None:
             mongo_url = pulumi.Output.secret(args["mongo_url"])
-        elif in_cluster is not None and not helm:
+        elif runs_in_cluster_mongo(args):
+            assert in_cluster is not None
             mongo = MongoReplicaSet(
-                "mongodb",
+                MONGO_NAME,
                 _without_none(
                     {
                         "namespace": namespace_name,
+                        "object_name": mongo_object_name(args),
                         "replicas": in_cluster.get("replicas"),
                         "storage": in_cluster.get("storage"),
                         "storage_class_name": in_cluster.get("storage_class_name"),
@@ -412,7 +459,7 @@ class RocketChatStack(pulumi.ComponentResource):
                     "nats_metrics": True if nats and scraped else None,
                     "mongo_pods": mongo.selector if mongo else None,
                     # The chart's own NATS or MongoDB pods have no allow rules here: do not cut them off.
-                    "default_deny": nats is not None and (mongo is not None or mongo_url is not None),
+                    "default_deny": default_deny(args),
                 }
             ),
             # After the workloads: pods that are rolling to carry the instance label keep what they are allowed

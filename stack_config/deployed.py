@@ -9,13 +9,36 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import pulumi
 
 from components.catalog import DEFAULT_INSTANCE as DEFAULT_RAW_INSTANCE
+from components.inventory import HELM_RELEASE, ObjectRef
+from components.stack import MONGO_NAME, NATS_NAME
 from components.tokens import RELEASE_TYPE, STACK_TYPE
+
+MONGO_COMPONENT = "rocketchat:index:MongoReplicaSet"
+NATS_COMPONENT = "rocketchat:index:NatsCluster"
+STATEFULSET_TYPE = "kubernetes:apps/v1:StatefulSet"
+NAMESPACE_TYPE = "kubernetes:core/v1:Namespace"
+
+
+@dataclass(frozen=True)
+class InClusterDatabase:
+    """The stack's own MongoDB (raw mode's MongoReplicaSet) as it runs: where its data lives."""
+
+    namespace: str
+    statefulset: str
+    replicas: int
+    storage: str | None
+    storage_class_name: str | None
+
+    @property
+    def claims(self) -> list[str]:
+        """The PersistentVolumeClaims its StatefulSet made, one per member (`data-<statefulset>-<ordinal>`)."""
+        return [f"data-{self.statefulset}-{i}" for i in range(self.replicas)]
 
 
 @dataclass(frozen=True)
@@ -27,6 +50,14 @@ class Deployed:
     """Names and labels its own objects (NATS, Secrets, NetworkPolicies, Ingress, raw workloads)."""
     release_name: str | None
     """The chart's Helm release, in helm mode."""
+    namespace: str | None = None
+    namespace_created: bool = False
+    """The stack made its namespace (and deletes it, with everything in it, when it stops making it)."""
+    database: InClusterDatabase | None = None
+    legacy_names: bool = False
+    """NATS or MongoDB still carry the fixed names of stacks made before the instance named them."""
+    objects: frozenset[ObjectRef] = field(default_factory=frozenset)
+    """Every Kubernetes object (and Helm release) the stack's state holds: its own, whatever they carry."""
 
 
 def deployed_from(outputs: Mapping[str, Any], resources: Mapping[str, Mapping[str, Any]]) -> Deployed | None:
@@ -43,7 +74,59 @@ def deployed_from(outputs: Mapping[str, Any], resources: Mapping[str, Mapping[st
     component = (by_type.get(STACK_TYPE) or [{}])[0]
     # Deployments made before the component recorded its instance: it was the release name or the raw default.
     instance = component.get("instance") or (release if mode == "helm" else DEFAULT_RAW_INSTANCE)
-    return Deployed(mode=mode, instance=instance or DEFAULT_RAW_INSTANCE, release_name=release)
+    statefulsets = {
+        component_type: _metadata(resource)
+        for urn, resource in resources.items()
+        if resource.get("type") == STATEFULSET_TYPE
+        for component_type in (MONGO_COMPONENT, NATS_COMPONENT)
+        if f"${component_type}$" in urn
+    }
+    return Deployed(
+        mode=mode,
+        instance=instance or DEFAULT_RAW_INSTANCE,
+        release_name=release,
+        namespace=outputs.get("namespace"),
+        namespace_created=bool(by_type.get(NAMESPACE_TYPE)),
+        database=_database(resources),
+        legacy_names=statefulsets.get(NATS_COMPONENT, {}).get("name") == NATS_NAME
+        or statefulsets.get(MONGO_COMPONENT, {}).get("name") == MONGO_NAME,
+        objects=frozenset(_objects(resources)),
+    )
+
+
+def _metadata(resource: Mapping[str, Any]) -> Mapping[str, Any]:
+    return (resource.get("outputs") or {}).get("metadata") or {}
+
+
+def _database(resources: Mapping[str, Mapping[str, Any]]) -> InClusterDatabase | None:
+    for urn, resource in resources.items():
+        if resource.get("type") != STATEFULSET_TYPE or f"${MONGO_COMPONENT}$" not in urn:
+            continue
+        spec = (resource.get("outputs") or {}).get("spec") or {}
+        templates = spec.get("volumeClaimTemplates") or [{}]
+        claim = templates[0].get("spec") or {}
+        metadata = _metadata(resource)
+        return InClusterDatabase(
+            namespace=metadata.get("namespace", ""),
+            statefulset=metadata.get("name", MONGO_NAME),
+            replicas=int(spec.get("replicas", 1)),
+            storage=((claim.get("resources") or {}).get("requests") or {}).get("storage"),
+            storage_class_name=claim.get("storageClassName"),
+        )
+    return None
+
+
+def _objects(resources: Mapping[str, Mapping[str, Any]]) -> list[ObjectRef]:
+    """The Kubernetes objects in the state, by kind, namespace and name (a Helm release by its name)."""
+    found = []
+    for resource in resources.values():
+        type_, outputs = resource.get("type", ""), resource.get("outputs") or {}
+        if type_ == RELEASE_TYPE and outputs.get("name"):
+            found.append(ObjectRef(HELM_RELEASE, outputs.get("namespace"), outputs["name"]))
+        elif type_.startswith("kubernetes:") and _metadata(resource).get("name"):
+            metadata = _metadata(resource)
+            found.append(ObjectRef(type_.rsplit(":", 1)[-1], metadata.get("namespace"), metadata["name"]))
+    return found
 
 
 CHECKPOINT_BUSY = "failed to load checkpoint"

@@ -198,6 +198,55 @@ def deployed_problems(config: StackConfig, deployed: Deployed) -> list[str]:
     return problems
 
 
+def data_problems(config: StackConfig, deployed: Deployed) -> list[str]:
+    """Changes that would delete the namespace the stack made, or delete or abandon its in-cluster database's data.
+    The database's claims outlive its StatefulSet (their retention policy is Retain) but not their namespace, and a
+    database the stack stops running is one Rocket.Chat no longer reads."""
+    problems = []
+    if deployed.namespace_created and not config.create_namespace:
+        problems.append(
+            f"{_key(['createNamespace'])}: this stack made namespace {deployed.namespace} (its last `pulumi up`), and "
+            "with createNamespace false it would stop managing it: Pulumi would delete the namespace, and with it "
+            "everything in it"
+            + (", the in-cluster database's volumes included" if deployed.database else "")
+            + ". Keep it true: `pulumi config set rocketchat:createNamespace true`"
+        )
+    database = deployed.database
+    if database is None or config.mongodb.allow_data_loss:
+        return problems
+    at_stake = f"the in-cluster MongoDB's data (claims {', '.join(database.claims)} in namespace {database.namespace})"
+    move = (
+        "To move the data, dump it first (`kubectl exec -n {ns} {pod} -- mongodump --archive --db rocketchat > "
+        "rocketchat.archive`) and restore it into the new database after the update (`mongorestore --archive`); "
+        f"to let it go, set `pulumi config set --path {CONFIG_NAMESPACE}:mongodb.allowDataLoss true` for that update"
+    ).format(ns=database.namespace, pod=f"{database.statefulset}-0")
+    if config.namespace != database.namespace:
+        fate = (
+            f"deleted with namespace {database.namespace}, which this stack made"
+            if deployed.namespace_created
+            else f"left behind in namespace {database.namespace} while an empty database starts in {config.namespace}"
+        )
+        problems.append(
+            f"{_key(['namespace'])}: {at_stake} would be {fate}. Keep rocketchat:namespace {database.namespace}. {move}"
+        )
+    elif config.mode == "raw" and (config.mongodb.in_cluster is None or config.mongo_url is not None):
+        problems.append(
+            f"{_key(['mongodb', 'inCluster'])}: without it this stack stops running its in-cluster MongoDB, and "
+            f"Rocket.Chat starts on the other database: {at_stake} would no longer be used (the claims stay until "
+            f"someone deletes them). Keep rocketchat:mongodb.inCluster. {move}"
+        )
+    elif config.mongodb.in_cluster is not None and (
+        (config.mongodb.in_cluster.storage_class_name or None) != (database.storage_class_name or None)
+    ):
+        problems.append(
+            f"{_key(['mongodb', 'inCluster', 'storageClassName'])}: the database's claims were made with storage "
+            f"class {database.storage_class_name or '(the cluster default)'} and a claim never changes class: the "
+            "StatefulSet would be replaced (every member stopped at once) and find the same claims again. Keep "
+            f"{database.storage_class_name or 'it unset'}. To move to another class: {move[0].lower()}{move[1:]}"
+        )
+    return problems
+
+
 def provider_problems(provider_config: Mapping[str, Any]) -> list[str]:
     value = provider_config.get(SECRET_MUTABLE_KEY)
     if str(value).lower() == "true":

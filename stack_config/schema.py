@@ -186,6 +186,10 @@ class InClusterMongoConfig(_Model):
 
 class MongoConfig(_Model):
     in_cluster: InClusterMongoConfig | None = Field(None, alias="inCluster")
+    keep_on_destroy: bool = Field(False, alias="keepOnDestroy")
+    """`pulumi destroy` keeps the namespace the stack made, and the in-cluster database's volumes in it."""
+    allow_data_loss: bool = Field(False, alias="allowDataLoss")
+    """Lets one update delete or abandon the in-cluster database's data (otherwise refused); not passed on."""
 
 
 class ChartConfig(_Model):

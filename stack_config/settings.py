@@ -8,21 +8,25 @@ the stack's last update imposes, and raises one ConfigError naming every problem
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import pulumi
 from pydantic import ValidationError
 
+from components.inventory import stack_objects
+from components.ownership import stack_owner
 from components.planning import BelowSizing, Unlicensed, WorkloadPlan, plan_workloads
 from components.stack import RocketChatStackArgs, replica_counts, sizing, stack_instance, stack_url
 from components.versions import Version
 from stack_config.deployed import Deployed, read_deployed
 from stack_config.diagnostics import ConfigError, _describe, _validate_without, stack_file
+from stack_config.ownership import check_ownership
 from stack_config.reading import read_stack_config
 from stack_config.rules import (
     EXAMPLE_LICENSE,
     cross_key_problems,
+    data_problems,
     deployed_problems,
     provider_problems,
     set_secret_command,
@@ -74,7 +78,9 @@ class Settings:
 def stack_args(config: StackConfig) -> RocketChatStackArgs:
     """The components' args: the schema's field names are theirs. The secrets go in as they are: RocketChatStack keeps
     them secret (in its Secrets, and as Pulumi secrets wherever they flow)."""
-    args: Any = config.model_dump(exclude_none=True, exclude={"mongo_url", "license"})
+    args: Any = config.model_dump(
+        exclude_none=True, exclude={"mongo_url": True, "license": True, "mongodb": {"allow_data_loss"}}
+    )
     if config.mongo_url is not None:
         args["mongo_url"] = config.mongo_url.get_secret_value()
     if config.license is not None:
@@ -88,10 +94,11 @@ def load_settings(
     secret_keys: Iterable[str] = (),
     provider_config: Mapping[str, Any] = {},
     deployed: Deployed | None = None,
+    owner: str | None = None,
 ) -> Settings:
     """Validate the stack's `rocketchat:` keys (and the one provider setting the program relies on) and derive the
     settings, or raise ConfigError naming every problem. `deployed` is what the stack's last update left running:
-    changes that would collide with it are refused too."""
+    changes that would collide with it, or drop its data, are refused too. `owner` is recorded on every object."""
     problems: list[str] = []
     failed: set[tuple[Any, ...]] = set()
     try:
@@ -108,10 +115,15 @@ def load_settings(
     problems += provider_problems(provider_config)
     if deployed is not None and not failed:
         problems += deployed_problems(config, deployed)
+        problems += data_problems(config, deployed)
     if problems:
         raise ConfigError(stack_file(stack), problems)
 
     args = stack_args(config)
+    if owner:
+        args["owner"] = owner
+    if deployed is not None and deployed.legacy_names:
+        args["legacy_names"] = True
     return Settings(config=config, args=args, warnings=tuple(_warnings(stack, config, raw, args)))
 
 
@@ -138,6 +150,11 @@ def _warnings(stack: str, config: StackConfig, raw: Mapping[str, Any], args: Roc
             "is its owner's, labels included: its Pod Security labels are theirs to set (every pod of this stack "
             "meets pod-security.kubernetes.io/enforce=restricted)"
         )
+    if config.mongodb.allow_data_loss:
+        warnings.append(
+            "rocketchat:mongodb.allowDataLoss is true: this update may delete or abandon the in-cluster database's "
+            "data without asking; remove the key once the change is made"
+        )
     if config.mode == "raw" and "chart" in raw:
         warnings.append("rocketchat:chart is ignored in raw mode")
     if config.mode == "helm" and any(p.workload.key == "streamHub" for p in plans):
@@ -149,5 +166,13 @@ def _warnings(stack: str, config: StackConfig, raw: Mapping[str, Any], args: Roc
 
 
 def settings_from_pulumi() -> Settings:
-    """The entry point for `__main__.py`: this stack's config, validated against what it runs."""
-    return load_settings(pulumi.get_stack(), *read_stack_config(), deployed=read_deployed())
+    """The entry point for `__main__.py`: this stack's config, validated against what it runs and against what the
+    cluster holds under the names it would create (stack_config.ownership)."""
+    stack = pulumi.get_stack()
+    raw, secret_keys, provider_config = read_stack_config()
+    deployed = read_deployed()
+    owner = stack_owner(pulumi.get_organization(), pulumi.get_project(), stack)
+    settings = load_settings(stack, raw, secret_keys, provider_config, deployed=deployed, owner=owner)
+    own = deployed.objects if deployed else frozenset()
+    notes = check_ownership(stack, stack_objects(settings.args), owner, own, provider_config)
+    return replace(settings, warnings=settings.warnings + tuple(notes))

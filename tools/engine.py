@@ -26,12 +26,15 @@ import grpc
 import pulumi
 from pulumi.runtime import mocks, rpc
 
+from components.inventory import HELM_RELEASE, ObjectRef
 from components.passwords import PASSWORD_TYPE
 from components.tokens import RELEASE_TYPE
+from stack_config.cluster import ClusterUnreadable, LiveObject, answering_reads, live_object
 from tools import yamlio
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 PROJECT = "rocketchat"
+ORGANIZATION = "organization"
 
 # Stand-ins for `secure:` values; realistic enough to pass the program's own checks.
 PLACEHOLDER_SECRETS = {
@@ -60,6 +63,8 @@ class Resource:
     additional_secret_outputs: list[str] = field(default_factory=list)
     """Outputs the engine stores encrypted in the state, whatever their inputs (the `additional_secret_outputs`
     option)."""
+    retain_on_delete: bool = False
+    """`pulumi destroy` (or the program no longer registering it) leaves the object in the cluster."""
 
     @property
     def kind(self) -> str:
@@ -119,13 +124,46 @@ class World:
     """The stack's last update, a run recorded earlier: what `readStackOutputs` / `readStackResourceOutputs` give."""
     busy_checkpoint_reads: int = 0
     """Reads of the stack's state that fail first, as they do while the file backend is saving the checkpoint."""
+    cluster: tuple[LiveObject, ...] = ()
+    """The objects the cluster holds, as the program's ownership check reads them (stack_config.cluster)."""
+    cluster_unreadable: str | None = None
+    """Why the cluster cannot be read, where it cannot."""
 
     def key(self) -> str:
         deployed = self.deployed and [
             self.deployed.outputs,
             [(r.urn, r.type, r.outputs) for r in self.deployed.resources],
         ]
-        return json.dumps([self.ingress_status, deployed, self.busy_checkpoint_reads], sort_keys=True, default=repr)
+        return json.dumps(
+            [self.ingress_status, deployed, self.busy_checkpoint_reads, self.cluster, self.cluster_unreadable],
+            sort_keys=True,
+            default=repr,
+        )
+
+    def read_cluster(self, refs: list[ObjectRef]) -> dict[ObjectRef, LiveObject]:
+        """The ownership check's reads, answered as the API server would: the objects asked for that exist."""
+        if self.cluster_unreadable is not None:
+            raise ClusterUnreadable(self.cluster_unreadable)
+        held = {obj.ref: obj for obj in self.cluster}
+        return {ref: held[ref] for ref in refs if ref in held}
+
+
+def live_objects(recording: Recording) -> tuple[LiveObject, ...]:
+    """The objects a recorded run leaves in the cluster (a Helm release as its release record), with the owner each
+    records: what another stack's ownership check then finds."""
+    found = []
+    for resource in recording.resources:
+        inputs = reveal(resource.inputs)
+        if resource.type == RELEASE_TYPE:
+            ref = ObjectRef(HELM_RELEASE, inputs.get("namespace"), inputs.get("name", ""))
+            found.append(LiveObject(ref, owner=None, made_by=f"Helm release {ref.name}"))
+            continue
+        metadata = inputs.get("metadata") if resource.type.startswith("kubernetes:") else None
+        if not isinstance(metadata, dict) or not metadata.get("name"):
+            continue
+        ref = ObjectRef(resource.kind, metadata.get("namespace"), metadata["name"])
+        found.append(live_object(ref, {"metadata": {**metadata, "uid": f"uid-{resource.urn}"}}))
+    return tuple(found)
 
 
 class EngineError(grpc.RpcError):
@@ -159,6 +197,7 @@ class RecordingMocks(pulumi.runtime.Mocks):
                 resource.dependencies,
                 resource.ignore_changes,
                 resource.additional_secret_outputs,
+                resource.retain_on_delete,
             ) = registration
         self.recording.resources.append(resource)
         outputs = dict(args.inputs)
@@ -216,6 +255,7 @@ class RecordingMonitor(mocks.MockMonitor):
             list(request.dependencies),
             list(request.ignoreChanges),
             list(request.additionalSecretOutputs),
+            bool(request.retainOnDelete),
         )
         try:
             return super().RegisterResource(request)
@@ -303,20 +343,25 @@ def run_program(
     deployed: Recording | None = None,
     project_dir: Path = PROJECT_DIR,
     busy_checkpoint_reads: int = 0,
+    cluster: tuple[LiveObject, ...] = (),
+    cluster_unreadable: str | None = None,
+    preview: bool = False,
 ) -> Recording:
     """Run `__main__.py` for `stack` under the recording engine; raises what the program raises.
 
     Pass a `recording` to inspect what was registered even when the program raises (bad config: nothing);
     `as_committed` runs the stack file alone, without the secrets its users set (see SECRETS_SET_BY_USERS);
     `deployed` is the stack's last update (an earlier run's recording), as the engine would read it back; the first
-    `busy_checkpoint_reads` reads of it fail as they do while the file backend saves the stack.
+    `busy_checkpoint_reads` reads of it fail as they do while the file backend saves the stack. `cluster` is what the
+    cluster holds before the run (`live_objects` of another run), for the program's ownership check; `preview` runs
+    it as `pulumi preview` would.
     """
     config = stack_config(stack, overrides, remove, as_committed, project_dir)
-    world = World(ingress_status, deployed, busy_checkpoint_reads)
-    program = Program(project_dir, stack, config)
+    world = World(ingress_status, deployed, busy_checkpoint_reads, tuple(cluster), cluster_unreadable)
+    program = Program(project_dir, stack, config, preview)
     if _runs is None or recording is not None:
         return _run(program, world, recording or Recording())
-    key = json.dumps([str(project_dir), stack, config, world.key()], sort_keys=True, default=repr)
+    key = json.dumps([str(project_dir), stack, config, preview, world.key()], sort_keys=True, default=repr)
     if key not in _runs:
         _runs[key] = _run(program, world, Recording())
     return copy.deepcopy(_runs[key])
@@ -340,6 +385,7 @@ class Program:
     project_dir: Path
     stack: str
     config: tuple[dict[str, str], list[str]]
+    preview: bool = False
 
     @property
     def project(self) -> str:
@@ -359,8 +405,10 @@ def _run_here(program: Program, world: World, recording: Recording) -> Recording
         recording_mocks,
         project=program.project,
         stack=stack,
-        preview=False,
+        preview=program.preview,
         monitor=RecordingMonitor(recording_mocks),
+        # What the file backend (and `pulumi login --local`) calls every stack's organization.
+        organization=ORGANIZATION,
     )
     pulumi.runtime.set_all_config(config, secret_keys)
 
@@ -386,7 +434,8 @@ def _run_here(program: Program, world: World, recording: Recording) -> Recording
     def run_main() -> pulumi.Output[None]:
         pulumi.export, pulumi.log.warn = export, warn
         try:
-            runpy.run_path(str(program.project_dir / "__main__.py"), run_name="__main__")
+            with answering_reads(world.read_cluster):
+                runpy.run_path(str(program.project_dir / "__main__.py"), run_name="__main__")
         finally:
             pulumi.export, pulumi.log.warn = original_export, original_warn
         return pulumi.Output.from_input(asyncio.ensure_future(collect_outputs()))
