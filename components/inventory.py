@@ -105,10 +105,15 @@ def stack_objects(args: RocketChatStackArgs) -> list[ObjectRef]:
     if args.get("license") is not None:
         add("Secret", f"{instance}-license")
 
+    plans, _ = plan_workloads(sizing(args))
     if helm:
-        add(HELM_RELEASE, (args.get("chart") or {}).get("release_name", DEFAULT_RELEASE_NAME))
+        release = (args.get("chart") or {}).get("release_name", DEFAULT_RELEASE_NAME)
+        add(HELM_RELEASE, release)
+        # The budgets the chart lacks (components/release.py).
+        for plan in plans:
+            if not plan.workload.is_monolith and plan.replicas >= 2:
+                add("PodDisruptionBudget", f"{release}-{plan.workload.name}")
     else:
-        plans, _ = plan_workloads(sizing(args))
         for plan in plans:
             name = workload_name(instance, plan.workload)
             add("Deployment", name)

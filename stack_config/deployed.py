@@ -79,7 +79,7 @@ def deployed_from(outputs: Mapping[str, Any], resources: Mapping[str, Mapping[st
         for urn, resource in resources.items()
         if resource.get("type") == STATEFULSET_TYPE
         for component_type in (MONGO_COMPONENT, NATS_COMPONENT)
-        if f"${component_type}$" in urn
+        if f"{component_type}$" in urn
     }
     return Deployed(
         mode=mode,
@@ -100,7 +100,7 @@ def _metadata(resource: Mapping[str, Any]) -> Mapping[str, Any]:
 
 def _database(resources: Mapping[str, Mapping[str, Any]]) -> InClusterDatabase | None:
     for urn, resource in resources.items():
-        if resource.get("type") != STATEFULSET_TYPE or f"${MONGO_COMPONENT}$" not in urn:
+        if resource.get("type") != STATEFULSET_TYPE or f"{MONGO_COMPONENT}$" not in urn:
             continue
         spec = (resource.get("outputs") or {}).get("spec") or {}
         templates = spec.get("volumeClaimTemplates") or [{}]
