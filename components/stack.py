@@ -1,5 +1,6 @@
 """RocketChatStack: the whole installation, composed for mode `raw` (plain resources) or `helm` (official chart)."""
 
+from dataclasses import dataclass, field
 from typing import Any, NotRequired, TypedDict
 
 import pulumi
@@ -247,6 +248,63 @@ def sizing(args: RocketChatStackArgs) -> Any:
     }
 
 
+@dataclass(frozen=True)
+class StackSecrets:
+    """The stack's own Secrets (labelled, in its namespace), and how its pods read a key of one of them."""
+
+    parent: pulumi.Resource
+    namespace: pulumi.Input[str]
+    opts: pulumi.ResourceOptions
+    labels: dict[str, str]
+    rollout_key: pulumi.Input[str]
+    """Keys the digests in the pods' rollout annotations (components/credentials.py)."""
+    by_name: bool
+    """Helm mode: the pods read a Secret by its plain name (readable values); raw mode: by the Secret's output, which
+    also orders the Deployments after it."""
+
+    def make(self, secret_name: str, data: dict[str, pulumi.Input[str]]) -> core.Secret:
+        return core.Secret(
+            secret_name,
+            metadata=k8s.metadata(secret_name, self.namespace, self.labels),
+            type="Opaque",
+            string_data={k: pulumi.Output.secret(v) for k, v in data.items()},
+            opts=self.opts,
+        )
+
+    def read(self, source: core.Secret | None, name: str, key: str, value: pulumi.Input[str] | None) -> Any:
+        """A key of one of these Secrets as a pod reads it, with the digest that rolls the pod when it changes."""
+        if source is None or value is None:
+            return None
+        return secret_key(name if self.by_name else source.metadata.name, key, digest_of(self.rollout_key, value))
+
+
+@dataclass
+class Bus:
+    """NATS as the pods reach it: the stack's NatsCluster (None: the chart's bundled one) and its Secret."""
+
+    nats: NatsCluster | None = None
+    secret: core.Secret | None = None
+    urls: dict[str, pulumi.Input[str]] = field(default_factory=dict)
+
+
+@dataclass
+class Database:
+    """MongoDB as the pods reach it: the external URL or the in-cluster MongoReplicaSet's, and its Secret."""
+
+    replica_set: MongoReplicaSet | None = None
+    url: pulumi.Input[str] | None = None
+    secret: core.Secret | None = None
+
+
+@dataclass
+class Entry:
+    """What the Ingress routes to: the workloads' component, and the monolith's and ddp-streamer's Services."""
+
+    workloads: pulumi.Resource
+    monolith_service: pulumi.Input[str]
+    ddp_streamer_service: pulumi.Input[str] | None
+
+
 class RocketChatStack(pulumi.ComponentResource):
     """Namespace, NATS, MongoDB (in-cluster or external), Rocket.Chat (raw or Helm), NetworkPolicies and Ingress."""
 
@@ -271,138 +329,149 @@ class RocketChatStack(pulumi.ComponentResource):
             opts = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(transformations=[owned_by(args["owner"])]))
         super().__init__(STACK_TYPE, name, None, opts)
         check_stack_args(args)
-        helm = args["mode"] == "helm"
-        instance = stack_instance(args)
-        url = stack_url(args)
-        nats_settings = args.get("nats") or {}
-        monitoring = args.get("monitoring") or {}
-        scraped = monitoring.get("pod_monitor", False)
-        in_cluster = (args.get("mongodb") or {}).get("in_cluster")
-        placement = args.get("scheduling") or {}
-        microservices = args.get("microservices", True)
-        plans, _ = plan_workloads(sizing(args))
-        workloads: list[WorkloadArgs] = [workload_args(p) for p in plans]
-        child = pulumi.ResourceOptions(parent=self)
+        self._args = args
+        self._instance = stack_instance(args)
 
-        # The namespace: the stack's own, or (create_namespace False) one its owner made, with their labels and quotas.
-        namespace_name = args.get("namespace", DEFAULT_NAMESPACE)
-        namespace: core.Namespace | None = None
-        ns: pulumi.Input[str] = namespace_name
-        if args.get("create_namespace", True):
-            namespace = core.Namespace(
-                namespace_name,
-                metadata=meta.ObjectMetaArgs(
-                    name=namespace_name,
-                    labels={
-                        "app.kubernetes.io/part-of": k8s.PART_OF,
-                        "app.kubernetes.io/managed-by": "pulumi",
-                        # Every pod of this stack meets the restricted Pod Security Standard; the API server
-                        # enforces it.
-                        "pod-security.kubernetes.io/enforce": "restricted",
-                        "pod-security.kubernetes.io/enforce-version": "latest",
-                        "pod-security.kubernetes.io/warn": "restricted",
-                        "pod-security.kubernetes.io/audit": "restricted",
-                    },
-                ),
-                # Kept on destroy where the stack's in-cluster database should outlive it (its volumes live here).
-                opts=pulumi.ResourceOptions(
-                    parent=self, retain_on_delete=bool((args.get("mongodb") or {}).get("keep_on_destroy"))
-                ),
-            )
-            ns = namespace.metadata.name
+        namespace = self._namespace()
+        ns: pulumi.Input[str] = namespace.metadata.name if namespace else args.get("namespace", DEFAULT_NAMESPACE)
         in_ns = pulumi.ResourceOptions(parent=self, depends_on=[namespace] if namespace else None)
-        secret_labels = k8s.object_labels(k8s.labels("rocketchat", "credentials", instance))
-        # Keys the digests in the pods' rollout annotations (components/credentials.py): made once, kept secret.
-        rollout_key = GeneratedPassword("rollout-key", opts=child).result
+        secrets = StackSecrets(
+            parent=self,
+            namespace=ns,
+            opts=in_ns,
+            labels=k8s.object_labels(k8s.labels("rocketchat", "credentials", self._instance)),
+            rollout_key=GeneratedPassword("rollout-key", opts=pulumi.ResourceOptions(parent=self)).result,
+            by_name=args["mode"] == "helm",
+        )
+        bus = self._bus(ns, in_ns, secrets)
+        database = self._database(in_ns, secrets)
+        license_value = pulumi.Output.secret(args["license"]) if args.get("license") is not None else None
+        license_secret = (
+            secrets.make(f"{self._instance}-license", {LICENSE_KEY: license_value}) if license_value else None
+        )
+        # Rocket.Chat starts only once what it reads exists (see components/k8s.py on depends_on and children).
+        needs = pulumi.ResourceOptions(
+            parent=self,
+            depends_on=[r for r in (namespace, bus.nats, bus.secret, database.secret, license_secret) if r is not None],
+        )
+        entry = self._rocketchat(ns, needs, secrets, bus, database, (license_secret, license_value))
+        self._network_policies(ns, namespace, bus, database, entry)
+        self._monitoring(in_ns, bus)
+        ingress = self._ingress(ns, entry)
+        self._publish(ns, ingress)
 
-        def secret(secret_name: str, data: dict[str, pulumi.Input[str]]) -> core.Secret:
-            return core.Secret(
-                secret_name,
-                metadata=k8s.metadata(secret_name, ns, secret_labels),
-                type="Opaque",
-                string_data={k: pulumi.Output.secret(v) for k, v in data.items()},
-                opts=in_ns,
-            )
+    def _namespace(self) -> core.Namespace | None:
+        """The stack's own namespace; None where (create_namespace False) its owner made it, with their labels and
+        quotas."""
+        args = self._args
+        if not args.get("create_namespace", True):
+            return None
+        name = args.get("namespace", DEFAULT_NAMESPACE)
+        return core.Namespace(
+            name,
+            metadata=meta.ObjectMetaArgs(
+                name=name,
+                labels={
+                    "app.kubernetes.io/part-of": k8s.PART_OF,
+                    "app.kubernetes.io/managed-by": "pulumi",
+                    # Every pod of this stack meets the restricted Pod Security Standard; the API server enforces it.
+                    "pod-security.kubernetes.io/enforce": "restricted",
+                    "pod-security.kubernetes.io/enforce-version": "latest",
+                    "pod-security.kubernetes.io/warn": "restricted",
+                    "pod-security.kubernetes.io/audit": "restricted",
+                },
+            ),
+            # Kept on destroy where the stack's in-cluster database should outlive it (its volumes live here).
+            opts=pulumi.ResourceOptions(
+                parent=self, retain_on_delete=bool((args.get("mongodb") or {}).get("keep_on_destroy"))
+            ),
+        )
 
-        def read(source: core.Secret | None, name: str, key: str, value: pulumi.Input[str] | None) -> Any:
-            """A key of one of these Secrets as the pods read it: by its plain name in helm mode (readable values),
-            by the Secret's output in raw mode (which also orders the Deployments after it)."""
-            if source is None or value is None:
-                return None
-            return secret_key(name if helm else source.metadata.name, key, digest_of(rollout_key, value))
+    def _bus(self, ns: pulumi.Input[str], in_ns: pulumi.ResourceOptions, secrets: StackSecrets) -> Bus:
+        """NATS: the stack's own (authenticated, clustered) unless a helm stack asks for the chart's bundled one."""
+        args = self._args
+        if not runs_own_nats(args):
+            return Bus()
+        settings = args.get("nats") or {}
+        nats = NatsCluster(
+            NATS_NAME,
+            _without_none(
+                {
+                    "namespace": ns,
+                    "replicas": settings.get("replicas", 1),
+                    "instance": self._instance,
+                    "object_name": nats_object_name(args),
+                    "resources": settings.get("resources") or {},
+                    "placement": args.get("scheduling") or {},
+                    # Scraped: each server gets its metrics exporter.
+                    "metrics_exporter": True if _scraped(args) else None,
+                }
+            ),
+            opts=in_ns,
+        )
+        urls = {TRANSPORTER_KEY: nats.client_url, MONOLITH_TRANSPORTER_KEY: nats.monolith_client_url}
+        return Bus(nats, secrets.make(f"{self._instance}-bus", urls), urls)
 
-        # NATS: ours (authenticated, clustered) unless a helm stack asks for the chart's bundled one.
-        nats: NatsCluster | None = None
-        bus_secret: core.Secret | None = None
-        bus_urls: dict[str, pulumi.Input[str]] = {}
-        if runs_own_nats(args):
-            nats = NatsCluster(
-                NATS_NAME,
-                _without_none(
-                    {
-                        "namespace": ns,
-                        "replicas": nats_settings.get("replicas", 1),
-                        "instance": instance,
-                        "object_name": nats_object_name(args),
-                        "resources": nats_settings.get("resources") or {},
-                        "placement": placement,
-                        # Scraped: each server gets its metrics exporter.
-                        "metrics_exporter": True if scraped else None,
-                    }
-                ),
-                opts=in_ns,
-            )
-            bus_urls = {TRANSPORTER_KEY: nats.client_url, MONOLITH_TRANSPORTER_KEY: nats.monolith_client_url}
-            bus_secret = secret(f"{instance}-bus", bus_urls)
-
-        # MongoDB: the external replica set of `mongo_url`, or an in-cluster one for development.
-        mongo: MongoReplicaSet | None = None
-        mongo_url: pulumi.Input[str] | None = None
+    def _database(self, in_ns: pulumi.ResourceOptions, secrets: StackSecrets) -> Database:
+        """MongoDB: the external replica set of `mongo_url`, or an in-cluster one for development."""
+        args = self._args
+        database = Database()
         if args.get("mongo_url") is not None:
-            mongo_url = pulumi.Output.secret(args["mongo_url"])
+            database.url = pulumi.Output.secret(args["mongo_url"])
         elif runs_in_cluster_mongo(args):
-            assert in_cluster is not None
-            mongo = MongoReplicaSet(
+            in_cluster = (args.get("mongodb") or {}).get("in_cluster") or {}
+            database.replica_set = MongoReplicaSet(
                 MONGO_NAME,
                 _without_none(
                     {
-                        "namespace": namespace_name,
+                        "namespace": args.get("namespace", DEFAULT_NAMESPACE),
                         "object_name": mongo_object_name(args),
                         "replicas": in_cluster.get("replicas"),
                         "storage": in_cluster.get("storage"),
                         "storage_class_name": in_cluster.get("storage_class_name"),
-                        "instance": instance,
+                        "instance": self._instance,
                         "resources": in_cluster.get("resources"),
-                        "placement": placement,
+                        "placement": args.get("scheduling") or {},
                     }
                 ),
                 opts=in_ns,
             )
-            mongo_url = mongo.url
-        mongo_secret = secret(f"{instance}-mongodb", {MONGO_SECRET_KEY: mongo_url}) if mongo_url is not None else None
-        license_value = pulumi.Output.secret(args["license"]) if args.get("license") is not None else None
-        license_secret = secret(f"{instance}-license", {LICENSE_KEY: license_value}) if license_value else None
+            database.url = database.replica_set.url
+        if database.url is not None:
+            database.secret = secrets.make(f"{self._instance}-mongodb", {MONGO_SECRET_KEY: database.url})
+        return database
 
+    def _rocketchat(
+        self,
+        ns: pulumi.Input[str],
+        needs: pulumi.ResourceOptions,
+        secrets: StackSecrets,
+        bus: Bus,
+        database: Database,
+        licence: tuple[core.Secret | None, pulumi.Input[str] | None],
+    ) -> Entry:
+        """Rocket.Chat's workloads: the official chart in helm mode, MicroserviceSet in raw mode."""
+        args, instance = self._args, self._instance
+        microservices = args.get("microservices", True)
+        plans, _ = plan_workloads(sizing(args))
+        workloads: list[WorkloadArgs] = [workload_args(p) for p in plans]
         # A monolith alone reads `monolith+nats://`: plain `nats://` would switch it into microservices mode.
         transporter_key = TRANSPORTER_KEY if microservices else MONOLITH_TRANSPORTER_KEY
-        mongo_read = read(mongo_secret, f"{instance}-mongodb", MONGO_SECRET_KEY, mongo_url)
-        transporter_read = read(bus_secret, f"{instance}-bus", transporter_key, bus_urls.get(transporter_key))
-        license_read = read(license_secret, f"{instance}-license", LICENSE_KEY, license_value)
-        # Rocket.Chat starts only once what it reads exists (see components/k8s.py on depends_on and children).
-        needs = pulumi.ResourceOptions(
-            parent=self,
-            depends_on=[r for r in (namespace, nats, bus_secret, mongo_secret, license_secret) if r is not None],
-        )
-        if helm:
+        mongo_read = secrets.read(database.secret, f"{instance}-mongodb", MONGO_SECRET_KEY, database.url)
+        transporter_read = secrets.read(bus.secret, f"{instance}-bus", transporter_key, bus.urls.get(transporter_key))
+        license_read = secrets.read(licence[0], f"{instance}-license", LICENSE_KEY, licence[1])
+        placement = args.get("scheduling") or {}
+        if args["mode"] == "helm":
             from components.release import RocketChatRelease
 
+            in_cluster = (args.get("mongodb") or {}).get("in_cluster")
             release = RocketChatRelease(
                 "rocketchat",
                 _without_none(
                     {
                         "namespace": ns,
                         "version": args["version"],
-                        "root_url": url,
+                        "root_url": stack_url(args),
                         "workloads": workloads,
                         "chart": args.get("chart") or {},
                         "instance": instance,
@@ -410,7 +479,7 @@ class RocketChatStack(pulumi.ComponentResource):
                         "mongo_secret": mongo_read,
                         "bundled_mongodb": in_cluster if mongo_read is None else None,
                         "transporter_secret": transporter_read,
-                        "bundled_nats_replicas": nats_settings.get("replicas", 1),
+                        "bundled_nats_replicas": (args.get("nats") or {}).get("replicas", 1),
                         "license_secret": license_read,
                         "placement": placement,
                         # No chart PodMonitor: StackMonitoring's selects the pods of both modes alike.
@@ -418,91 +487,104 @@ class RocketChatStack(pulumi.ComponentResource):
                 ),
                 opts=needs,
             )
-            monolith_service: pulumi.Input[str] = release.monolith_service
-            ddp_streamer_service: pulumi.Input[str] | None = release.ddp_streamer_service
-            rocketchat: pulumi.Resource = release
-        else:
-            assert mongo_read is not None and transporter_read is not None
-            rocketchat_set = MicroserviceSet(
-                "rocketchat",
-                _without_none(
-                    {
-                        "namespace": ns,
-                        "version": args["version"],
-                        "root_url": url,
-                        "workloads": workloads,
-                        "mongo_url": mongo_read,
-                        "transporter": transporter_read,
-                        "license": license_read,
-                        "instance": instance,
-                        "placement": placement,
-                    }
-                ),
-                opts=needs,
-            )
-            monolith_service = rocketchat_set.service_names.apply(lambda names: names[MONOLITH.key])
-            ddp_streamer_service = (
-                rocketchat_set.service_names.apply(lambda names: names[DDP_STREAMER.key]) if microservices else None
-            )
-            rocketchat = rocketchat_set
+            return Entry(release, release.monolith_service, release.ddp_streamer_service)
+        assert mongo_read is not None and transporter_read is not None
+        workload_set = MicroserviceSet(
+            "rocketchat",
+            _without_none(
+                {
+                    "namespace": ns,
+                    "version": args["version"],
+                    "root_url": stack_url(args),
+                    "workloads": workloads,
+                    "mongo_url": mongo_read,
+                    "transporter": transporter_read,
+                    "license": license_read,
+                    "instance": instance,
+                    "placement": placement,
+                }
+            ),
+            opts=needs,
+        )
+        return Entry(
+            workload_set,
+            workload_set.service_names.apply(lambda names: names[MONOLITH.key]),
+            # None for a monolith alone: no ddp-streamer runs.
+            workload_set.service_names.apply(lambda names: names[DDP_STREAMER.key]) if microservices else None,
+        )
 
-        ingress_settings = args.get("ingress") or {}
+    def _network_policies(
+        self, ns: pulumi.Input[str], namespace: core.Namespace | None, bus: Bus, database: Database, entry: Entry
+    ) -> None:
+        args = self._args
+        monitoring = args.get("monitoring") or {}
         StackNetworkPolicies(
             "network",
             _without_none(
                 {
                     "namespace": ns,
-                    "instance": instance,
-                    "ingress_namespace": ingress_settings.get("controller_namespace", DEFAULT_INGRESS_NAMESPACE),
+                    "instance": self._instance,
+                    "ingress_namespace": (args.get("ingress") or {}).get(
+                        "controller_namespace", DEFAULT_INGRESS_NAMESPACE
+                    ),
                     "monitoring_namespace": monitoring.get("namespace", DEFAULT_MONITORING_NAMESPACE),
-                    "nats_pods": nats.selector if nats else None,
-                    "nats_metrics": True if nats and scraped else None,
-                    "mongo_pods": mongo.selector if mongo else None,
+                    "nats_pods": bus.nats.selector if bus.nats else None,
+                    "nats_metrics": True if bus.nats and _scraped(args) else None,
+                    "mongo_pods": database.replica_set.selector if database.replica_set else None,
                     # The chart's own NATS or MongoDB pods have no allow rules here: do not cut them off.
                     "default_deny": default_deny(args),
                 }
             ),
             # After the workloads: pods that are rolling to carry the instance label keep what they are allowed
             # until they all carry it (and on a first `up`, nothing is denied while the pods start).
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[r for r in (namespace, rocketchat) if r is not None]),
+            opts=pulumi.ResourceOptions(
+                parent=self, depends_on=[r for r in (namespace, entry.workloads) if r is not None]
+            ),
         )
 
-        if scraped or monitoring.get("prometheus_rule") or monitoring.get("dashboards"):
+    def _monitoring(self, in_ns: pulumi.ResourceOptions, bus: Bus) -> None:
+        args = self._args
+        monitoring = args.get("monitoring") or {}
+        if _scraped(args) or monitoring.get("prometheus_rule") or monitoring.get("dashboards"):
+            plans, _ = plan_workloads(sizing(args))
             StackMonitoring(
-                "monitoring",
-                monitoring_args(args, plans, nats.selector if nats else None),
-                opts=in_ns,
+                "monitoring", monitoring_args(args, plans, bus.nats.selector if bus.nats else None), opts=in_ns
             )
 
-        tls = ingress_settings.get("tls") or {}
+    def _ingress(self, ns: pulumi.Input[str], entry: Entry) -> RocketChatIngress:
+        args = self._args
+        settings = args.get("ingress") or {}
+        tls = settings.get("tls") or {}
         dns = args.get("dns") or {}
-        ttl = whole(dns.get("ttl", DEFAULT_DNS_TTL))
-        ingress = RocketChatIngress(
-            instance,
+        return RocketChatIngress(
+            self._instance,
             _without_none(
                 {
                     "namespace": ns,
                     "host": args["host"],
-                    "monolith_service": monolith_service,
-                    "ddp_streamer_service": ddp_streamer_service,  # None for a monolith alone: no ddp-streamer runs
-                    "class_name": ingress_settings.get("class_name", DEFAULT_CLASS),
+                    "monolith_service": entry.monolith_service,
+                    "ddp_streamer_service": entry.ddp_streamer_service,
+                    "class_name": settings.get("class_name", DEFAULT_CLASS),
                     "tls_secret_name": tls.get("secret_name"),
                     "cluster_issuer": tls.get("cluster_issuer"),
-                    "sticky_sessions": ingress_settings.get("sticky_sessions", True),
-                    "annotations": dict(ingress_settings.get("annotations") or {}),
+                    "sticky_sessions": settings.get("sticky_sessions", True),
+                    "annotations": dict(settings.get("annotations") or {}),
                     "external_dns_prefix": dns.get("annotation_prefix", EXTERNAL_DNS_PREFIX)
                     if dns.get("external_dns")
                     else None,
-                    "dns_ttl": ttl,
-                    "skip_await": ingress_settings.get("skip_await", False),
-                    "instance": instance,
+                    "dns_ttl": dns_ttl(args),
+                    "skip_await": settings.get("skip_await", False),
+                    "instance": self._instance,
                 }
             ),
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[rocketchat]),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[entry.workloads]),
         )
 
-        host = args["host"]
-        self.url = pulumi.Output.from_input(url)
+    def _publish(self, ns: pulumi.Input[str], ingress: RocketChatIngress) -> None:
+        """The outputs contract (README: "Stack outputs")."""
+        args = self._args
+        host, ttl = args["host"], dns_ttl(args)
+        self.url = pulumi.Output.from_input(stack_url(args))
         self.host = pulumi.Output.from_input(host)
         self.namespace = pulumi.Output.from_input(ns)
         self.mode = pulumi.Output.from_input(args["mode"])
@@ -510,7 +592,7 @@ class RocketChatStack(pulumi.ComponentResource):
         self.ingress_address = ingress.address
         self.dns_records = ingress.address.apply(lambda address: dns_records(host, address, ttl))
         self.replicas = pulumi.Output.from_input(replica_counts(args))
-        self.instance = pulumi.Output.from_input(instance)
+        self.instance = pulumi.Output.from_input(self._instance)
         self.register_outputs(
             {
                 # Not a stack output: the next run reads it back to keep this stack's objects (stack_config).
@@ -525,6 +607,15 @@ class RocketChatStack(pulumi.ComponentResource):
                 "replicas": self.replicas,
             }
         )
+
+
+def dns_ttl(args: RocketChatStackArgs) -> int:
+    return whole((args.get("dns") or {}).get("ttl", DEFAULT_DNS_TTL))
+
+
+def _scraped(args: RocketChatStackArgs) -> bool:
+    """PodMonitors are asked for: the stack's NATS servers then run their metrics exporter."""
+    return bool((args.get("monitoring") or {}).get("pod_monitor", False))
 
 
 def _without_none(values: dict[str, Any]) -> Any:
