@@ -162,7 +162,7 @@ def test_every_pod_meets_the_restricted_profile(request: pytest.FixtureRequest, 
 def test_every_container_is_sized_probed_and_pulls_an_exact_tag(request: pytest.FixtureRequest, stack: str) -> None:
     found = workloads(manifests(request, stack))
     # Helm mode leaves Rocket.Chat's pods to the chart (tests/test_release_chart.py); our NATS runs in every mode.
-    assert "StatefulSet/nats" in found, sorted(found)
+    assert "StatefulSet/rocketchat-nats" in found, sorted(found)
     assert stack == "prod" or "Deployment/rocketchat-rocketchat" in found, sorted(found)
     for name, doc in found.items():
         for container in pod_template(doc)["spec"]["containers"]:
@@ -341,7 +341,7 @@ def test_nats_requires_the_credentials_the_rocketchat_pods_are_given(
     """The server config demands a user and password, and TRANSPORTER (from a Secret) carries exactly those."""
     docs = manifests(request, stack, show_secrets=True)
     secrets = {d["metadata"]["name"]: d for d in docs if d["kind"] == "Secret"}
-    config = secrets["nats-config"]["stringData"]["nats.conf"]
+    config = secrets["rocketchat-nats-config"]["stringData"]["nats.conf"]
     user, password = re.search(r'users: \[\{ user: "([^"]+)", password: "([^"]+)" \}\]', config).groups()
     assert user and password
 
@@ -350,9 +350,8 @@ def test_nats_requires_the_credentials_the_rocketchat_pods_are_given(
         (transporter,) = [e for e in container["env"] if e["name"] == "TRANSPORTER"]
         ref = transporter["valueFrom"]["secretKeyRef"]
         url = secrets[ref["name"]]["stringData"][ref["key"]]
-        assert re.fullmatch(
-            rf"(monolith\+)?nats://{user}:{re.escape(password)}@nats\.[a-z0-9-]+\.svc\.cluster\.local:4222", url
-        )
+        host = r"rocketchat-nats\.[a-z0-9-]+\.svc\.cluster\.local"
+        assert re.fullmatch(rf"(monolith\+)?nats://{user}:{re.escape(password)}@{host}:4222", url)
 
 
 # --------------------------------------------------------------------------------------------------------------

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from components.inventory import HELM_RELEASE, ObjectRef
 from components.k8s import INSTANCE_POD_LABEL
 from stack_config import ConfigError, deployed
 from stack_config.deployed import Deployed, deployed_from
@@ -56,13 +57,77 @@ def test_the_last_deployment_is_read_as_the_engine_keeps_it(prod: Recording, pro
     def as_engine_gives(r: Recording) -> tuple[dict, dict]:
         return r.outputs, {x.urn: {"type": x.type, "outputs": x.outputs} for x in r.resources}
 
-    assert deployed_from(*as_engine_gives(prod)) == Deployed("helm", "rocketchat", "rocketchat")
-    assert deployed_from(*as_engine_gives(prod_raw)) == Deployed("raw", "rocketchat", None)
+    # Every object the state holds, in its namespace (the Namespace itself is cluster-wide).
+    both = {
+        "Namespace": ["rocketchat"],
+        "StatefulSet": ["rocketchat-nats"],
+        "Service": ["rocketchat-nats", "rocketchat-nats-headless"],
+        "Secret": ["rocketchat-nats-config", "rocketchat-bus", "rocketchat-mongodb", "rocketchat-license"],
+        "PodDisruptionBudget": ["rocketchat-nats", *(f"rocketchat-{s}" for s in SERVICES)],
+        "NetworkPolicy": [f"rocketchat-{p}" for p in ("default-deny-ingress", "web", "metrics", "nats")],
+        "Ingress": ["rocketchat"],
+    }
+    helm = {HELM_RELEASE: ["rocketchat"]}
+    raw = {
+        "Deployment": [f"rocketchat-{w}" for w in ("rocketchat", *SERVICES)],
+        "PodDisruptionBudget": ["rocketchat-rocketchat"],
+        "Service": ["rocketchat-rocketchat", "rocketchat-ddp-streamer"],
+    }
+    assert deployed_from(*as_engine_gives(prod)) == Deployed(
+        "helm",
+        "rocketchat",
+        "rocketchat",
+        namespace="rocketchat",
+        namespace_created=True,
+        database=None,
+        legacy_names=False,
+        objects=object_refs("rocketchat", both, helm),
+    )
+    assert deployed_from(*as_engine_gives(prod_raw)) == Deployed(
+        "raw",
+        "rocketchat",
+        None,
+        namespace="rocketchat",
+        namespace_created=True,
+        database=None,
+        legacy_names=False,
+        objects=object_refs("rocketchat", both, raw),
+    )
     # Deployments from before the stack component recorded its instance: the rule of that time.
     old_helm = {"urn:r": {"type": "kubernetes:helm.sh/v3:Release", "outputs": {"name": "chat"}}}
-    assert deployed_from({"mode": "helm"}, old_helm) == Deployed("helm", "chat", "chat")
+    assert deployed_from({"mode": "helm"}, old_helm) == Deployed(
+        "helm", "chat", "chat", objects=frozenset({ObjectRef(HELM_RELEASE, None, "chat")})
+    )
     assert deployed_from({"mode": "raw"}, {}) == Deployed("raw", "rocketchat", None)
     assert deployed_from({}, {}) is None
+    # Deployments from before the instance named NATS: its StatefulSet is `nats`.
+    old_nats = {
+        "urn:pulumi:prod::rocketchat::rocketchat:index:RocketChatStack$rocketchat:index:NatsCluster"
+        "$kubernetes:apps/v1:StatefulSet::nats": {
+            "type": "kubernetes:apps/v1:StatefulSet",
+            "outputs": {"metadata": {"name": "nats", "namespace": "rocketchat"}},
+        }
+    }
+    assert deployed_from({"mode": "raw", "namespace": "rocketchat"}, old_nats) == Deployed(
+        "raw",
+        "rocketchat",
+        None,
+        namespace="rocketchat",
+        legacy_names=True,
+        objects=frozenset({ObjectRef("StatefulSet", "rocketchat", "nats")}),
+    )
+
+
+SERVICES = ("account", "authorization", "presence", "ddp-streamer")
+
+
+def object_refs(namespace: str, *by_kind: dict[str, list[str]]) -> frozenset[ObjectRef]:
+    return frozenset(
+        ObjectRef(kind, None if kind == "Namespace" else namespace, name)
+        for kinds in by_kind
+        for kind, names in kinds.items()
+        for name in names
+    )
 
 
 def test_reads_made_while_the_backend_saves_the_checkpoint_are_made_again(prod_raw: Recording) -> None:
@@ -194,5 +259,5 @@ def test_every_raw_rocketchat_pod_carries_the_instance_label(prod_raw: Recording
     for deployment in deployments:
         labels = reveal(deployment.inputs)["spec"]["template"]["metadata"]["labels"]
         assert labels[INSTANCE_POD_LABEL] == "rocketchat", deployment.k8s_name
-    nats = reveal(prod_raw.one("StatefulSet", "nats").inputs)["spec"]["template"]["metadata"]["labels"]
+    nats = reveal(prod_raw.one("StatefulSet", "rocketchat-nats").inputs)["spec"]["template"]["metadata"]["labels"]
     assert INSTANCE_POD_LABEL not in nats, "NATS pods are not Rocket.Chat pods"

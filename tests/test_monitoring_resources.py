@@ -82,7 +82,7 @@ def test_the_rocketchat_pod_monitor_finds_every_raw_pod_on_ports_they_have(raw: 
 
 
 def test_nats_is_scraped_through_a_restricted_exporter_beside_each_server(raw: Recording) -> None:
-    nats = raw.one("StatefulSet", "nats")
+    nats = raw.one("StatefulSet", "rocketchat-nats")
     template = reveal(nats.inputs)["spec"]["template"]
     containers = {c["name"]: c for c in template["spec"]["containers"]}
     assert set(containers) == {"nats", "metrics"}
@@ -91,7 +91,8 @@ def test_nats_is_scraped_through_a_restricted_exporter_beside_each_server(raw: R
     assert exporter["args"][-1] == "http://localhost:8222"  # the server's monitoring port, over the pod's loopback
     assert {"-varz", "-routez"} <= set(exporter["args"])  # what the alerts and dashboards read
     assert exporter["ports"] == [{"name": "metrics", "containerPort": EXPORTER_PORT}]
-    assert violations({"kind": "StatefulSet", "metadata": {"name": "nats"}, "spec": {"template": template}}) == []
+    statefulset = {"kind": "StatefulSet", "metadata": {"name": "rocketchat-nats"}, "spec": {"template": template}}
+    assert violations(statefulset) == []
 
     monitor = custom(raw, "PodMonitor")["rocketchat-nats"]
     assert matches(monitor["spec"]["selector"], template["metadata"]["labels"])
@@ -119,12 +120,13 @@ def test_the_alerts_are_the_stacks_and_link_their_runbook(raw: Recording) -> Non
         namespace="rocketchat-dev",
         instance="rocketchat",
         workloads=("rocketchat", "account", "authorization", "presence", "ddp-streamer"),
+        nats_statefulset="rocketchat-nats",
         runbook_url="https://runbooks.example.org/rocketchat",
     )
     assert rule["spec"] == prometheus_rule_spec(expected)
     exprs = "\n".join(r["expr"] for g in rule["spec"]["groups"] for r in g["rules"])
     assert 'deployment=~"rocketchat-(rocketchat|account|authorization|presence|ddp-streamer)"' in exprs
-    assert 'statefulset="nats"' in exprs and "gnatsd_routez_num_routes" in exprs
+    assert 'statefulset="rocketchat-nats"' in exprs and "gnatsd_routez_num_routes" in exprs
     assert "RocketChatStreamHubMissing" not in alert_names(rule["spec"])  # 8.6.1 runs none
 
 
@@ -162,7 +164,7 @@ def test_without_monitoring_nothing_of_it_exists_and_nats_runs_alone(dev: Record
     for stack in (dev, prod):
         assert not [r for r in stack.resources if "monitoring.coreos.com" in r.type]
         assert not [r for r in stack.of_type("ConfigMap") if r.k8s_name.endswith("-dashboards")]
-        nats = reveal(stack.one("StatefulSet", "nats").inputs)["spec"]["template"]["spec"]
+        nats = reveal(stack.one("StatefulSet", "rocketchat-nats").inputs)["spec"]["template"]["spec"]
         assert [c["name"] for c in nats["containers"]] == ["nats"]
 
 

@@ -280,10 +280,10 @@ def test_the_stacks_own_nats_conf_passes_nats_server_t(
 ) -> None:
     """The nats.conf the stack ships in its Secret, byte for byte (Kubernetes hosts and /var/run/nats included)."""
     recording: Recording = request.getfixturevalue(stack)
-    text = reveal(recording.one("Secret", "nats-config").inputs)["stringData"]["nats.conf"]
+    text = reveal(recording.one("Secret", "rocketchat-nats-config").inputs)["stringData"]["nats.conf"]
     assert f'pid_file: "{PID_FILE}"' in text
     (tmp_path / "nats.conf").write_text(text)
-    done = check_config(tmp_path / "nats.conf", {**os.environ, "SERVER_NAME": "nats-0"})
+    done = check_config(tmp_path / "nats.conf", {**os.environ, "SERVER_NAME": "rocketchat-nats-0"})
     assert done.returncode == 0, done.stdout + done.stderr
 
 
@@ -387,7 +387,8 @@ def test_probes_and_lame_duck_of_the_statefulset_work_on_a_real_server(
     prod_raw: Recording, cluster: list[Node]
 ) -> None:
     """The StatefulSet's health-check paths answer 200, and its preStop command puts the server into lame duck."""
-    container = reveal(prod_raw.one("StatefulSet", "nats").inputs)["spec"]["template"]["spec"]["containers"][0]
+    nats = reveal(prod_raw.one("StatefulSet", "rocketchat-nats").inputs)
+    container = nats["spec"]["template"]["spec"]["containers"][0]
     paths = {container[probe]["httpGet"]["path"] for probe in ("startupProbe", "readinessProbe", "livenessProbe")}
     node = cluster[0]
     for path in paths:

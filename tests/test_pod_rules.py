@@ -337,7 +337,7 @@ def expected_workloads(run: str, recording: Recording) -> set[str]:
         expected |= {f"Deployment rocketchat-{w}" for w in replicas if w not in ("nats", "mongodb")}
         expected |= {"StatefulSet mongodb"} if "mongodb" in replicas else set()
     if not settings.config.nats.bundled:
-        expected.add("StatefulSet nats")
+        expected.add("StatefulSet rocketchat-nats")
     return expected
 
 
@@ -359,13 +359,13 @@ def test_every_object_of_every_stack_passes_the_pod_rules(run: str) -> None:
 def test_the_stacks_workloads_are_the_expected_ones(dev: Recording, prod: Recording, prod_raw: Recording) -> None:
     rocketchat = {"rocketchat", "account", "authorization", "presence", "ddp-streamer"}
     assert checked(manifests.kubernetes_objects(dev)) == {f"Deployment rocketchat-{w}" for w in rocketchat} | {
-        "StatefulSet nats",
+        "StatefulSet rocketchat-nats",
         "StatefulSet mongodb",
     }
     assert checked(manifests.kubernetes_objects(prod_raw)) == {f"Deployment rocketchat-{w}" for w in rocketchat} | {
-        "StatefulSet nats"
+        "StatefulSet rocketchat-nats"
     }
-    assert checked(manifests.kubernetes_objects(prod)) == {"StatefulSet nats"}  # the rest is the chart's
+    assert checked(manifests.kubernetes_objects(prod)) == {"StatefulSet rocketchat-nats"}  # the rest is the chart's
 
 
 def test_the_programs_pods_are_checked_against_its_secrets(dev: Recording) -> None:

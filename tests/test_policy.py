@@ -261,7 +261,7 @@ def test_containers_without_resources_or_probes_are_rejected(
 
 
 def test_a_startup_probe_stands_in_for_a_liveness_probe(recordings: dict[str, Recording]) -> None:
-    resource_type, props = workload(recordings["dev"], "StatefulSet", "nats")
+    resource_type, props = workload(recordings["dev"], "StatefulSet", "rocketchat-nats")
     first_container(props).pop("livenessProbe")
     assert rules.violations(resource_type, props) == {}
 

@@ -27,6 +27,9 @@ MONGO = f"{ROLLOUT_ANNOTATION_PREFIX}mongo-url"
 TRANSPORTER = f"{ROLLOUT_ANNOTATION_PREFIX}transporter"
 LICENCE = f"{ROLLOUT_ANNOTATION_PREFIX}rocketchat-license"
 SERVICES = ("account", "authorization", "presence", "ddp-streamer")
+NATS = "rocketchat-nats"
+# The stack's own NATS and in-cluster MongoDB carry the instance's prefix too, but they are not Rocket.Chat pods.
+DATA_STORES = (NATS, "rocketchat-mongodb")
 
 
 def pod_templates(recording: Recording) -> dict[str, dict[str, Any]]:
@@ -59,7 +62,8 @@ def changed_templates(before: Recording, after: Recording) -> dict[str, set[str]
 
 def test_every_rocketchat_pod_template_carries_a_digest_of_each_credential_it_reads(prod_raw: Recording) -> None:
     templates = pod_templates(prod_raw)
-    rocketchat = {n: t for n, t in templates.items() if n.startswith("rocketchat-")}
+    assert sorted(templates) == sorted(["rocketchat-rocketchat", *(f"rocketchat-{s}" for s in SERVICES), NATS])
+    rocketchat = {n: t for n, t in templates.items() if n.startswith("rocketchat-") and n not in DATA_STORES}
     assert sorted(rocketchat) == sorted(["rocketchat-rocketchat", *(f"rocketchat-{s}" for s in SERVICES)])
     for name, template in rocketchat.items():
         annotations = template["metadata"]["annotations"]
@@ -89,10 +93,10 @@ def test_a_new_nats_configuration_rolls_the_nats_pods() -> None:
     """nats.conf lists every route: a third node changes it, and the NATS pods must restart to read it."""
     one, three = run_program("dev"), run_program("dev", {"rocketchat:nats": {"replicas": 3}})
     key = f"{ROLLOUT_ANNOTATION_PREFIX}nats-conf"
-    before, after = pod_templates(one)["nats"], pod_templates(three)["nats"]
+    before, after = pod_templates(one)[NATS], pod_templates(three)[NATS]
     assert before["metadata"]["annotations"][key] != after["metadata"]["annotations"][key]
-    secret = {r.k8s_name: reveal(r.inputs) for r in three.of_type("Secret")}["nats-config"]
-    assert "nats-2.nats-headless" in secret["stringData"]["nats.conf"]
+    secret = {r.k8s_name: reveal(r.inputs) for r in three.of_type("Secret")}["rocketchat-nats-config"]
+    assert "rocketchat-nats-2.rocketchat-nats-headless" in secret["stringData"]["nats.conf"]
 
 
 def test_the_bus_credentials_roll_every_rocketchat_workload() -> None:
@@ -102,7 +106,7 @@ def test_the_bus_credentials_roll_every_rocketchat_workload() -> None:
     annotation = {
         n: t["metadata"]["annotations"][TRANSPORTER]
         for n, t in pod_templates(microservices).items()
-        if n.startswith("rocketchat-")
+        if n.startswith("rocketchat-") and n not in DATA_STORES
     }
     assert len({annotation[f"rocketchat-{s}"] for s in ("rocketchat", *SERVICES)}) == 1
     alone = pod_templates(monolith)["rocketchat-rocketchat"]["metadata"]["annotations"][TRANSPORTER]

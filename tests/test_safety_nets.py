@@ -63,7 +63,7 @@ def test_nats_outlives_its_lame_duck_before_it_is_killed(request: pytest.Fixture
     """Kubernetes kills the pod after terminationGracePeriodSeconds: it must cover the lame-duck grace and duration,
     or clients are cut off instead of moved to a peer."""
     recording: Recording = request.getfixturevalue(stack)
-    nats = objects(recording, "StatefulSet")["nats"]["spec"]["template"]["spec"]
+    nats = objects(recording, "StatefulSet")["rocketchat-nats"]["spec"]["template"]["spec"]
     seconds = lambda text: int(text.removesuffix("s"))  # noqa: E731
     assert nats["terminationGracePeriodSeconds"] > seconds(LAME_DUCK_GRACE) + seconds(LAME_DUCK_DURATION)
     [container] = nats["containers"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from urllib.parse import urlparse
 
 from tests.conftest import container, deployments, env, pod_spec, secret_ref
@@ -18,7 +19,7 @@ def secret_data(recording, name: str) -> dict[str, str]:
 def test_dev_registers_namespace_nats_mongodb_monolith_four_services_and_ingress(dev) -> None:
     kinds = {(r.kind, r.k8s_name) for r in dev.resources if r.type.startswith("kubernetes:")}
     assert ("Namespace", "rocketchat-dev") in kinds
-    assert ("StatefulSet", "nats") in kinds
+    assert ("StatefulSet", "rocketchat-nats") in kinds
     assert ("StatefulSet", "mongodb") in kinds
     assert ("Ingress", "rocketchat") in kinds
     assert sorted(deployments(dev)) == sorted(ALL_WORKLOADS)
@@ -65,15 +66,15 @@ def test_transporter_carries_the_nats_client_credentials(dev) -> None:
     assert (url.scheme, url.username, url.hostname, url.port) == (
         "nats",
         "rocketchat",
-        "nats.rocketchat-dev.svc.cluster.local",
+        "rocketchat-nats.rocketchat-dev.svc.cluster.local",
         4222,
     )
-    config = secret_data(dev, "nats-config")["nats.conf"]
+    config = secret_data(dev, "rocketchat-nats-config")["nats.conf"]
     assert f'user: "rocketchat", password: "{url.password}"' in config
 
 
 def test_secret_values_are_pulumi_secrets(dev) -> None:
-    for name in ("rocketchat-mongodb", "rocketchat-bus", "nats-config"):
+    for name in ("rocketchat-mongodb", "rocketchat-bus", "rocketchat-nats-config"):
         string_data = dev.one("kubernetes:core/v1:Secret", name).inputs["stringData"]
         assert contains_secret(string_data), name
 
@@ -156,17 +157,56 @@ def test_ingress_backends_name_ports_the_services_really_have(dev) -> None:
 
 
 def test_nats_is_a_parallel_statefulset_with_probes_and_lame_duck(dev) -> None:
-    nats = reveal(dev.one("StatefulSet", "nats").inputs)
+    nats = reveal(dev.one("StatefulSet", "rocketchat-nats").inputs)
     assert nats["spec"]["podManagementPolicy"] == "Parallel"
-    assert nats["spec"]["serviceName"] == "nats-headless"
+    assert nats["spec"]["serviceName"] == "rocketchat-nats-headless"
     spec = nats["spec"]["template"]["spec"]["containers"][0]
     assert spec["startupProbe"]["httpGet"]["path"] == "/healthz"
     assert spec["readinessProbe"]["httpGet"] == {"path": "/healthz", "port": "monitor"}
     assert spec["lifecycle"]["preStop"]["exec"]["command"] == ["nats-server", "--signal=ldm=/var/run/nats/nats.pid"]
-    headless = reveal(dev.one("kubernetes:core/v1:Service", "nats-headless").inputs)["spec"]
+    headless = reveal(dev.one("kubernetes:core/v1:Service", "rocketchat-nats-headless").inputs)["spec"]
     assert headless["clusterIP"] == "None" and headless["publishNotReadyAddresses"] is True
     # One node: no PDB to guard it (a PDB on a single pod would block every drain).
-    assert not [p for p in dev.of_type("PodDisruptionBudget") if p.k8s_name == "nats"]
+    assert not [p for p in dev.of_type("PodDisruptionBudget") if p.k8s_name == "rocketchat-nats"]
+
+
+NATS_CHILD = "rocketchat:index:NatsCluster$"
+"""In the URN of every resource the stack's NatsCluster registers."""
+
+
+def nats_objects(recording) -> dict[str, str]:
+    """`Kind/resource name` -> Kubernetes name, for every Kubernetes object of the stack's NatsCluster."""
+    return {
+        f"{r.kind}/{r.name}": r.k8s_name
+        for r in recording.resources
+        if NATS_CHILD in r.urn and r.type.startswith("kubernetes:")
+    }
+
+
+def test_a_stack_made_when_nats_had_its_fixed_name_keeps_it_for_every_nats_object(dev) -> None:
+    """Renaming a StatefulSet replaces it: a stack whose last update made NATS as `nats` (before the instance named
+    it) goes on with that name for each of its objects, and the TRANSPORTER goes on reaching it there."""
+    earlier = copy.deepcopy(dev)
+    [statefulset] = [r for r in earlier.of_type("StatefulSet") if NATS_CHILD in r.urn]
+    statefulset.outputs["metadata"]["name"] = "nats"
+    legacy = run_program("dev", deployed=earlier)
+    assert nats_objects(legacy) == {
+        "StatefulSet/nats": "nats",
+        "Service/nats": "nats",
+        "Service/nats-headless": "nats-headless",
+        "Secret/nats-config": "nats-config",
+    }
+    assert reveal(legacy.one("StatefulSet", "nats").inputs)["spec"]["serviceName"] == "nats-headless"
+    url = urlparse(secret_data(legacy, "rocketchat-bus")["transporter"])
+    assert (url.scheme, url.hostname, url.port) == ("nats", "nats.rocketchat-dev.svc.cluster.local", 4222)
+    assert f'password: "{url.password}"' in secret_data(legacy, "nats-config")["nats.conf"]
+    # Not the program's default: the same stack made under the instance's names keeps those.
+    assert nats_objects(run_program("dev", deployed=dev)) == {
+        "StatefulSet/nats": "rocketchat-nats",
+        "Service/nats": "rocketchat-nats",
+        "Service/nats-headless": "rocketchat-nats-headless",
+        "Secret/nats-config": "rocketchat-nats-config",
+    }
 
 
 def test_outputs_follow_the_contract(dev) -> None:

@@ -133,17 +133,18 @@ def test_prod_as_raw_reads_the_licence_and_external_mongo_from_secrets(prod_raw)
     monolith = deployments(prod_raw)["rocketchat-rocketchat"]
     assert secret_ref(monolith, "ROCKETCHAT_LICENSE") == ("rocketchat-license", "license")
     assert secret_ref(monolith, "MONGO_URL") == ("rocketchat-mongodb", "mongo-uri")
-    assert [s.k8s_name for s in prod_raw.of_type("StatefulSet")] == ["nats"]  # no in-cluster MongoDB
+    assert [s.k8s_name for s in prod_raw.of_type("StatefulSet")] == ["rocketchat-nats"]  # no in-cluster MongoDB
     assert replicas(prod_raw)["rocketchat-ddp-streamer"] == 10
     assert replicas(prod_raw)["rocketchat-rocketchat"] == 3
 
 
 def test_three_nats_nodes_route_to_each_other_with_a_disruption_budget(prod_raw) -> None:
-    config = reveal(prod_raw.one("kubernetes:core/v1:Secret", "nats-config").inputs)["stringData"]["nats.conf"]
+    secret = prod_raw.one("kubernetes:core/v1:Secret", "rocketchat-nats-config")
+    config = reveal(secret.inputs)["stringData"]["nats.conf"]
     for i in range(3):
-        assert f"@nats-{i}.nats-headless.rocketchat.svc.cluster.local:6222" in config
+        assert f"@rocketchat-nats-{i}.rocketchat-nats-headless.rocketchat.svc.cluster.local:6222" in config
     assert 'user: "route"' in config
-    budget = reveal(prod_raw.one("PodDisruptionBudget", "nats").inputs)["spec"]
+    budget = reveal(prod_raw.one("PodDisruptionBudget", "rocketchat-nats").inputs)["spec"]
     assert budget["maxUnavailable"] == 1
 
 
