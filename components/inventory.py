@@ -17,6 +17,8 @@ from components.stack import (
     DEFAULT_NAMESPACE,
     RocketChatStackArgs,
     default_deny,
+    gateway_parents,
+    ingress_enabled,
     mongo_object_name,
     nats_object_name,
     runs_in_cluster_mongo,
@@ -56,6 +58,7 @@ KINDS: dict[str, ApiKind] = {
     "Ingress": ApiKind("networking.k8s.io/v1", "ingresses"),
     "PodMonitor": ApiKind("monitoring.coreos.com/v1", "podmonitors"),
     "PrometheusRule": ApiKind("monitoring.coreos.com/v1", "prometheusrules"),
+    "HTTPRoute": ApiKind("gateway.networking.k8s.io/v1", "httproutes"),
     HELM_RELEASE: ApiKind("v1", "secrets"),
 }
 
@@ -144,5 +147,8 @@ def stack_objects(args: RocketChatStackArgs) -> list[ObjectRef]:
     if monitoring.get("dashboards"):
         add("ConfigMap", f"{instance}-dashboards")
 
-    add("Ingress", instance)
+    if ingress_enabled(args):
+        add("Ingress", instance)
+    if gateway_parents(args):
+        add("HTTPRoute", instance)
     return found

@@ -34,7 +34,9 @@ class StackNetworkPoliciesArgs(TypedDict):
     instance: NotRequired[str]
     """The stack's instance: the label every Rocket.Chat pod of it carries, and the policies' name prefix."""
     ingress_namespace: NotRequired[str]
-    """Where the ingress controller runs (default `ingress-nginx`): the only source of web traffic."""
+    """Where the ingress controller runs (default `ingress-nginx`): a source of web traffic."""
+    gateway_namespace: NotRequired[str]
+    """Where the Gateway's proxies run, when the stack is published on a Gateway: the other source of web traffic."""
     monitoring_namespace: NotRequired[str]
     """Where Prometheus runs (default `monitoring`): the only source of scrapes."""
     nats_pods: NotRequired[pulumi.Input[dict[str, str]]]
@@ -67,6 +69,13 @@ def entry_pods(instance: str) -> meta.LabelSelectorArgs:
             meta.LabelSelectorRequirementArgs(key="app.kubernetes.io/component", operator="NotIn", values=internal)
         ],
     )
+
+
+def web_sources(args: StackNetworkPoliciesArgs) -> list[str]:
+    """The namespaces whose pods may open the web port: the ingress controller's, and the Gateway's proxies'."""
+    sources = [args.get("ingress_namespace", DEFAULT_INGRESS_NAMESPACE)]
+    gateway = args.get("gateway_namespace")
+    return [*sources, gateway] if gateway and gateway not in sources else sources
 
 
 def _from_namespace(name: str) -> networking.NetworkPolicyPeerArgs:
@@ -110,7 +119,7 @@ class StackNetworkPolicies(pulumi.ComponentResource):
             entry_pods(instance),
             [
                 networking.NetworkPolicyIngressRuleArgs(
-                    from_=[_from_namespace(args.get("ingress_namespace", DEFAULT_INGRESS_NAMESPACE))],
+                    from_=[_from_namespace(ns) for ns in web_sources(args)],
                     ports=_ports(APP_PORT),
                 )
             ],

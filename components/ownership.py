@@ -28,8 +28,10 @@ def owned_by(owner: str) -> pulumi.ResourceTransformation:
     its children inherit it), whichever component made the object."""
 
     def stamp(args: pulumi.ResourceTransformationArgs) -> pulumi.ResourceTransformationResult | None:
-        if not args.type_.startswith("kubernetes:") or "metadata" not in args.props:
-            return None  # components, the Helm release (Helm records its own owner), the generated passwords
+        if not args.type_.startswith("kubernetes:") or "metadata" not in args.props or args.opts.id:
+            # Components, the Helm release (Helm records its own owner), the generated passwords, and objects only
+            # read (a Gateway someone else owns).
+            return None
         props = dict(args.props)
         props["metadata"] = with_annotation(props["metadata"], OWNER_ANNOTATION, owner)
         return pulumi.ResourceTransformationResult(props, args.opts)

@@ -18,6 +18,7 @@ from components.credentials import (
     digest_of,
     secret_key,
 )
+from components.gateway import ParentRefArgs, RocketChatRoute
 from components.ingress import DEFAULT_CLASS, DEFAULT_DNS_TTL, RocketChatIngress, dns_records
 from components.microservices import MicroserviceSet
 from components.mongodb import MongoReplicaSet
@@ -64,6 +65,8 @@ class TlsArgs(TypedDict, total=False):
 
 
 class IngressSettingsArgs(TypedDict, total=False):
+    enabled: bool
+    """Publish the Ingress (default: true without a gateway, false with one; both at once while DNS moves)."""
     class_name: str
     annotations: dict[str, str]
     tls: TlsArgs
@@ -71,6 +74,18 @@ class IngressSettingsArgs(TypedDict, total=False):
     skip_await: bool
     controller_namespace: str
     """Where the ingress controller runs: the only namespace the web pods take traffic from."""
+
+
+class GatewaySettingsArgs(TypedDict, total=False):
+    parent_refs: list[ParentRefArgs]
+    """The Gateways (a platform team's) the stack's HTTPRoute attaches to."""
+    controller_namespace: str
+    """Where the Gateway's proxies run: the web pods take traffic from there (default: the first Gateway's
+    namespace)."""
+    session_persistence: bool
+    """Cookie session persistence on the streaming paths (Gateway API experimental channel)."""
+    https: bool
+    """The Gateway's listener terminates TLS for the host (default true): `ROOT_URL` is `https://`."""
 
 
 class DnsArgs(TypedDict, total=False):
@@ -120,6 +135,7 @@ class RocketChatStackArgs(TypedDict):
     """The Enterprise licence (a secret)."""
     chart: NotRequired[ChartArgs]
     ingress: NotRequired[IngressSettingsArgs]
+    gateway: NotRequired[GatewaySettingsArgs]
     dns: NotRequired[DnsArgs]
     scheduling: NotRequired[PlacementArgs]
     monitoring: NotRequired[MonitoringArgs]
@@ -156,6 +172,24 @@ def default_deny(args: RocketChatStackArgs) -> bool:
     return runs_own_nats(args) and (args.get("mongo_url") is not None or runs_in_cluster_mongo(args))
 
 
+def ingress_enabled(args: RocketChatStackArgs) -> bool:
+    """The Ingress is published unless turned off; by default only where no Gateway carries the traffic."""
+    return (args.get("ingress") or {}).get("enabled", not gateway_parents(args))
+
+
+def gateway_parents(args: RocketChatStackArgs) -> list[ParentRefArgs]:
+    return list((args.get("gateway") or {}).get("parent_refs") or [])
+
+
+def gateway_namespace(args: RocketChatStackArgs) -> str | None:
+    """Where the Gateway's proxies run (they open connections to the web pods)."""
+    parents = gateway_parents(args)
+    if not parents:
+        return None
+    given = (args.get("gateway") or {}).get("controller_namespace")
+    return given or parents[0].get("namespace") or args.get("namespace", DEFAULT_NAMESPACE)
+
+
 def nats_object_name(args: RocketChatStackArgs) -> str:
     """The Kubernetes name of the stack's NATS: the instance's, so that two instances share a namespace."""
     return NATS_NAME if args.get("legacy_names") else f"{stack_instance(args)}-nats"
@@ -166,7 +200,10 @@ def mongo_object_name(args: RocketChatStackArgs) -> str:
 
 
 def stack_url(args: RocketChatStackArgs) -> str:
+    """`https` where the Ingress has TLS, or a Gateway's listener terminates it (`gateway.https`, the default)."""
     tls = (args.get("ingress") or {}).get("tls")
+    if gateway_parents(args):
+        tls = tls or (args.get("gateway") or {}).get("https", True)
     return f"{'https' if tls else 'http'}://{args['host']}"
 
 
@@ -315,9 +352,15 @@ class RocketChatStack(pulumi.ComponentResource):
     mode: pulumi.Output[str]
     version: pulumi.Output[str]
     ingress_address: pulumi.Output[str]
-    """The load balancer's IP or host name once the ingress controller publishes one; "" until then."""
+    """The load balancer's IP or host name once the ingress controller publishes one; "" until then (or without an
+    Ingress)."""
+    gateway_address: pulumi.Output[str]
+    """The first parent Gateway's address; "" until it has one (or without a Gateway)."""
+    served_by: pulumi.Output[str]
+    """`gateway` where the stack is published on a Gateway (DNS points there), else `ingress`."""
     dns_records: pulumi.Output[list[dict[str, Any]]]
-    """What DNS should hold for the host: an A, AAAA or CNAME record of the address (none until there is one)."""
+    """What DNS should hold for the host: an A, AAAA or CNAME record of the address that serves it (none until there is
+    one)."""
     replicas: pulumi.Output[dict[str, Any]]
     """Pods per workload: a number, or `min..max` (a string) where the workload autoscales."""
     instance: pulumi.Output[str]
@@ -357,8 +400,9 @@ class RocketChatStack(pulumi.ComponentResource):
         entry = self._rocketchat(ns, needs, secrets, bus, database, (license_secret, license_value))
         self._network_policies(ns, namespace, bus, database, entry)
         self._monitoring(in_ns, bus)
-        ingress = self._ingress(ns, entry)
-        self._publish(ns, ingress)
+        ingress = self._ingress(ns, entry) if ingress_enabled(args) else None
+        route = self._route(ns, entry) if gateway_parents(args) else None
+        self._publish(ns, ingress, route)
 
     def _namespace(self) -> core.Namespace | None:
         """The stack's own namespace; None where (create_namespace False) its owner made it, with their labels and
@@ -527,6 +571,7 @@ class RocketChatStack(pulumi.ComponentResource):
                     "ingress_namespace": (args.get("ingress") or {}).get(
                         "controller_namespace", DEFAULT_INGRESS_NAMESPACE
                     ),
+                    "gateway_namespace": gateway_namespace(args),
                     "monitoring_namespace": monitoring.get("namespace", DEFAULT_MONITORING_NAMESPACE),
                     "nats_pods": bus.nats.selector if bus.nats else None,
                     "nats_metrics": True if bus.nats and _scraped(args) else None,
@@ -580,17 +625,45 @@ class RocketChatStack(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, depends_on=[entry.workloads]),
         )
 
-    def _publish(self, ns: pulumi.Input[str], ingress: RocketChatIngress) -> None:
-        """The outputs contract (README: "Stack outputs")."""
+    def _route(self, ns: pulumi.Input[str], entry: Entry) -> RocketChatRoute:
+        args = self._args
+        gateway = args.get("gateway") or {}
+        dns = args.get("dns") or {}
+        return RocketChatRoute(
+            self._instance,
+            _without_none(
+                {
+                    "namespace": ns,
+                    "host": args["host"],
+                    "parent_refs": gateway_parents(args),
+                    "monolith_service": entry.monolith_service,
+                    "ddp_streamer_service": entry.ddp_streamer_service,
+                    "session_persistence": gateway.get("session_persistence") or None,
+                    "external_dns_prefix": dns.get("annotation_prefix", EXTERNAL_DNS_PREFIX)
+                    if dns.get("external_dns")
+                    else None,
+                    "dns_ttl": dns_ttl(args),
+                    "instance": self._instance,
+                }
+            ),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[entry.workloads]),
+        )
+
+    def _publish(self, ns: pulumi.Input[str], ingress: RocketChatIngress | None, route: RocketChatRoute | None) -> None:
+        """The outputs contract (README: "Stack outputs"): DNS follows the Gateway where one carries the traffic."""
         args = self._args
         host, ttl = args["host"], dns_ttl(args)
+        none: pulumi.Output[str] = pulumi.Output.from_input("")
+        self.ingress_address = ingress.address if ingress else none
+        self.gateway_address = route.address if route else none
+        self.served_by = pulumi.Output.from_input("gateway" if route else "ingress")
+        serving = self.gateway_address if route else self.ingress_address
         self.url = pulumi.Output.from_input(stack_url(args))
         self.host = pulumi.Output.from_input(host)
         self.namespace = pulumi.Output.from_input(ns)
         self.mode = pulumi.Output.from_input(args["mode"])
         self.version = pulumi.Output.from_input(args["version"])
-        self.ingress_address = ingress.address
-        self.dns_records = ingress.address.apply(lambda address: dns_records(host, address, ttl))
+        self.dns_records = serving.apply(lambda address: dns_records(host, address, ttl))
         self.replicas = pulumi.Output.from_input(replica_counts(args))
         self.instance = pulumi.Output.from_input(self._instance)
         self.register_outputs(
@@ -603,6 +676,8 @@ class RocketChatStack(pulumi.ComponentResource):
                 "mode": self.mode,
                 "version": self.version,
                 "ingressAddress": self.ingress_address,
+                "gatewayAddress": self.gateway_address,
+                "servedBy": self.served_by,
                 "dnsRecords": self.dns_records,
                 "replicas": self.replicas,
             }

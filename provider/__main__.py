@@ -13,6 +13,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from pulumi.provider.experimental import component_provider_host
 
 from components import __version__
+from components.gateway import RocketChatRoute
 from components.ingress import RocketChatIngress
 from components.microservices import MicroserviceSet
 from components.nats import NatsCluster
@@ -22,7 +23,7 @@ from components.stack import RocketChatStack
 PACKAGE = "rocketchat"
 """The package name: the components' type tokens are `rocketchat:index:<Component>`, in programs of any language as
 in this repository's own."""
-COMPONENTS = [RocketChatStack, NatsCluster, RocketChatIngress, MicroserviceSet, StackMonitoring]
+COMPONENTS = [RocketChatStack, NatsCluster, RocketChatIngress, RocketChatRoute, MicroserviceSet, StackMonitoring]
 
 if __name__ == "__main__":
     component_provider_host(components=COMPONENTS, name=PACKAGE, version=__version__)

@@ -215,12 +215,31 @@ class TlsConfig(_Model):
 
 
 class IngressConfig(_Model):
+    enabled: bool | None = None
+    """Default: true without a gateway, false with one (both at once while DNS moves from one to the other)."""
     class_name: DnsSubdomain = Field("nginx", alias="className")
     annotations: dict[str, str] = {}
     tls: TlsConfig | None = None
     sticky_sessions: bool = Field(True, alias="stickySessions")
     skip_await: bool = Field(False, alias="skipAwait")
     controller_namespace: DnsLabel = Field("ingress-nginx", alias="controllerNamespace")
+
+
+class ParentRefConfig(_Model):
+    name: DnsSubdomain
+    namespace: DnsLabel | None = None
+    section_name: DnsSubdomain | None = Field(None, alias="sectionName")
+
+
+class GatewayConfig(_Model):
+    parent_refs: Annotated[list[ParentRefConfig], Field(min_length=1, max_length=32)] = Field(alias="parentRefs")
+    """The Gateways (a platform team's) the stack's HTTPRoute attaches to."""
+    controller_namespace: DnsLabel | None = Field(None, alias="controllerNamespace")
+    """Where the Gateway's proxies run (default: the first Gateway's namespace)."""
+    session_persistence: bool = Field(False, alias="sessionPersistence")
+    """Cookie persistence on the streaming paths: needs the Gateway API's experimental channel CRDs."""
+    https: bool = True
+    """The Gateway's listener terminates TLS for the host."""
 
 
 class DnsConfig(_Model):
@@ -273,6 +292,7 @@ class StackConfig(_Model):
     mongodb: MongoConfig = MongoConfig()
     chart: ChartConfig = ChartConfig()
     ingress: IngressConfig = IngressConfig()
+    gateway: GatewayConfig | None = None
     dns: DnsConfig = DnsConfig()
     scheduling: SchedulingConfig = SchedulingConfig()
     monitoring: MonitoringConfig = MonitoringConfig()

@@ -33,6 +33,8 @@ def registered_objects(recording: Recording) -> list[ObjectRef]:
     """The Kubernetes objects (and Helm releases) a run registered, as the inventory names them."""
     found = []
     for resource in recording.resources:
+        if resource.read:
+            continue  # a Gateway someone else owns, only read
         inputs = reveal(resource.inputs)
         if resource.kind == "Release":
             found.append(ObjectRef(HELM_RELEASE, inputs["namespace"], inputs["name"]))
@@ -58,6 +60,11 @@ VARIANTS = {
     "dev monolith": ("dev", {"rocketchat:microservices": False}),
     "dev three mongo members": ("dev", {"rocketchat:mongodb": {"inCluster": {"replicas": 3}}}),
     "team-c in a shared namespace": ("dev", TEAM_C),
+    "prod on a gateway": ("prod", {"rocketchat:gateway": {"parentRefs": [{"name": "public", "namespace": "gw"}]}}),
+    "prod on both": (
+        "prod",
+        {"rocketchat:gateway": {"parentRefs": [{"name": "public"}]}, "rocketchat:ingress": {"enabled": True}},
+    ),
 }
 
 

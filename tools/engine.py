@@ -65,6 +65,8 @@ class Resource:
     option)."""
     retain_on_delete: bool = False
     """`pulumi destroy` (or the program no longer registering it) leaves the object in the cluster."""
+    read: bool = False
+    """Only read from the cluster (`Resource.get`, a resource with an `id` option): never created or changed."""
 
     @property
     def kind(self) -> str:
@@ -120,6 +122,8 @@ class World:
 
     ingress_status: Mapping[str, Any] | None = None
     """The status an ingress controller published on the Ingress (None: none has)."""
+    gateway_status: Mapping[str, Any] | None = None
+    """The status of the Gateway a stack's HTTPRoute attaches to, as its controller published it."""
     deployed: Recording | None = None
     """The stack's last update, a run recorded earlier: what `readStackOutputs` / `readStackResourceOutputs` give."""
     busy_checkpoint_reads: int = 0
@@ -135,7 +139,14 @@ class World:
             [(r.urn, r.type, r.outputs) for r in self.deployed.resources],
         ]
         return json.dumps(
-            [self.ingress_status, deployed, self.busy_checkpoint_reads, self.cluster, self.cluster_unreadable],
+            [
+                self.ingress_status,
+                self.gateway_status,
+                deployed,
+                self.busy_checkpoint_reads,
+                self.cluster,
+                self.cluster_unreadable,
+            ],
             sort_keys=True,
             default=repr,
         )
@@ -153,6 +164,8 @@ def live_objects(recording: Recording) -> tuple[LiveObject, ...]:
     records: what another stack's ownership check then finds."""
     found = []
     for resource in recording.resources:
+        if resource.read:
+            continue  # someone else's, only read
         inputs = reveal(resource.inputs)
         if resource.type == RELEASE_TYPE:
             ref = ObjectRef(HELM_RELEASE, inputs.get("namespace"), inputs.get("name", ""))
@@ -188,7 +201,7 @@ class RecordingMocks(pulumi.runtime.Mocks):
         self.current = threading.local()  # URN, parent and dependencies of the request in hand (RecordingMonitor)
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict]:
-        resource = Resource(args.typ, args.name, dict(args.inputs))
+        resource = Resource(args.typ, args.name, dict(args.inputs), read=bool(args.resource_id))
         registration = getattr(self.current, "registration", None)
         if registration is not None:
             (
@@ -210,6 +223,12 @@ class RecordingMocks(pulumi.runtime.Mocks):
             outputs["result"] = f"generated-{args.name}"
         if args.typ == "kubernetes:networking.k8s.io/v1:Ingress" and self.world.ingress_status is not None:
             outputs["status"] = dict(self.world.ingress_status)
+        if args.typ == "kubernetes:gateway.networking.k8s.io/v1:Gateway" and args.resource_id:
+            namespace, name = str(args.resource_id).split("/", 1)
+            outputs = {
+                "metadata": {"name": name, "namespace": namespace},
+                "status": dict(self.world.gateway_status or {}),
+            }
         if args.typ == RELEASE_TYPE:
             outputs["status"] = {"status": "deployed", "name": args.inputs.get("name")}
         if args.custom:
@@ -339,6 +358,7 @@ def run_program(
     remove: tuple[str, ...] = (),
     ingress_status: Mapping[str, Any] | None = None,
     recording: Recording | None = None,
+    gateway_status: Mapping[str, Any] | None = None,
     as_committed: bool = False,
     deployed: Recording | None = None,
     project_dir: Path = PROJECT_DIR,
@@ -357,7 +377,7 @@ def run_program(
     it as `pulumi preview` would.
     """
     config = stack_config(stack, overrides, remove, as_committed, project_dir)
-    world = World(ingress_status, deployed, busy_checkpoint_reads, tuple(cluster), cluster_unreadable)
+    world = World(ingress_status, gateway_status, deployed, busy_checkpoint_reads, tuple(cluster), cluster_unreadable)
     program = Program(project_dir, stack, config, preview)
     if _runs is None or recording is not None:
         return _run(program, world, recording or Recording())
