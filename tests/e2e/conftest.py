@@ -198,34 +198,37 @@ class MonitoringCrds:
     kinds: tuple[str, ...]
     """`PodMonitor`, `PrometheusRule`, `ServiceMonitor`: each Established."""
     applied: tuple[str, ...]
-    """The CRDs this session created, and deletes when it ends (the others were there before it)."""
+    """The CRDs served for this session (those it created are deleted when it ends: `installed_crds`)."""
+
+
+def _crd_files(command: str, what: str) -> Path:
+    """Where scripts/e2e-toolchain keeps verified CRD files (`crds-dir`, `gateway-crds-dir`); skips when they have
+    not been fetched, before any cluster is started for them."""
+    script = REPO / "scripts" / "e2e-toolchain"
+    proc = subprocess.run([str(script), command], capture_output=True, text=True, timeout=60)
+    if proc.returncode != 0:
+        said = " ".join(proc.stderr.split()) or f"exit code {proc.returncode}"
+        pytest.skip(f"no {what} CRDs in the e2e cache: {said}")
+    return Path(proc.stdout.strip())
 
 
 @pytest.fixture(scope="session")
 def monitoring_crd_files() -> Path:
-    """Where scripts/e2e-toolchain keeps the verified CRD files of the locked prometheus-operator version; skips when
-    they have not been fetched (`scripts/e2e-toolchain crds`), before any cluster is started for them."""
-    script = REPO / "scripts" / "e2e-toolchain"
-    proc = subprocess.run([str(script), "crds-dir"], capture_output=True, text=True, timeout=60)
-    if proc.returncode != 0:
-        said = " ".join(proc.stderr.split()) or f"exit code {proc.returncode}"
-        pytest.skip(f"no prometheus-operator CRDs in the e2e cache: {said}")
-    return Path(proc.stdout.strip())
+    return _crd_files("crds-dir", "prometheus-operator")
 
 
-def _crd_name(plural: str) -> str:
-    return f"{plural}.{MONITORING_GROUP}"
+def _crd_name(plural: str, group: str = MONITORING_GROUP) -> str:
+    return f"{plural}.{group}"
 
 
-@pytest.fixture(scope="session")
-def monitoring_crds(monitoring_crd_files: Path, cluster: Cluster) -> Iterator[MonitoringCrds]:
-    """The PodMonitor, PrometheusRule and ServiceMonitor CRDs of the locked prometheus-operator version, applied
-    (server-side, field manager `rocketchat-e2e`) and Established, so that the API server judges those objects.
+@contextlib.contextmanager
+def installed_crds(cluster: Cluster, directory: Path, group: str, plurals: list[str], label: str) -> Iterator[str]:
+    """CRDs of `group` from the verified files in `directory` (named `<group>_<plural>.yaml`), applied (server-side,
+    field manager `rocketchat-e2e`), Established and served, so that the API server judges objects of their kinds.
 
     On the local cluster they are applied whatever is there; on another cluster (E2E_KUBECONFIG) a CRD already there
     is used as it is, never replaced. The CRDs this session applied are deleted when it ends (with any object of their
-    kinds left), so a cluster kept across runs, or another one, is left as it was found."""
-    directory = monitoring_crd_files
+    kinds left), so a cluster kept across runs, or another one, is left as it was found. Yields their version."""
     version = next(
         line.split("=", 1)[1]
         for line in (directory / "fetch.txt").read_text().splitlines()
@@ -236,33 +239,59 @@ def monitoring_crds(monitoring_crd_files: Path, cluster: Cluster) -> Iterator[Mo
         name.removeprefix("customresourcedefinition.apiextensions.k8s.io/")
         for name in cluster.run("get", "customresourcedefinitions", "-o", "name").stdout.split()
     }
-    to_apply = [p for p in MONITORING_KINDS.values() if cluster.local or _crd_name(p) not in present]
-    applied = tuple(_crd_name(p) for p in to_apply if _crd_name(p) not in present)
+    to_apply = [p for p in plurals if cluster.local or _crd_name(p, group) not in present]
+    applied = tuple(_crd_name(p, group) for p in to_apply if _crd_name(p, group) not in present)
     try:
         for plural in to_apply:
-            file = directory / f"{MONITORING_GROUP}_{plural}.yaml"
+            file = directory / f"{group}_{plural}.yaml"
             cluster.run(
                 "apply", "--server-side", "--force-conflicts", f"--field-manager={FIELD_MANAGER}", "-f", str(file)
             )
-        names = [f"customresourcedefinition/{_crd_name(p)}" for p in MONITORING_KINDS.values()]
+        names = [f"customresourcedefinition/{_crd_name(p, group)}" for p in plurals]
         cluster.run("wait", "--for=condition=Established", "--timeout=60s", *names)
         # Established, and served: a list of each kind answers (kubectl refreshes its discovery when it must)
-        for plural in MONITORING_KINDS.values():
+        for plural in plurals:
             deadline = time.monotonic() + 30
-            while cluster.run("get", _crd_name(plural), "--all-namespaces", "-o", "name", check=False).returncode:
+            while cluster.run(
+                "get", _crd_name(plural, group), "--all-namespaces", "-o", "name", check=False
+            ).returncode:
                 if time.monotonic() > deadline:
-                    raise AssertionError(f"{_crd_name(plural)} is Established but its objects cannot be listed")
+                    raise AssertionError(f"{_crd_name(plural, group)} is Established but its objects cannot be listed")
                 time.sleep(0.5)
-        TIMINGS["monitoring CRDs: apply, Established"] = time.monotonic() - t0
-        kept = sorted({_crd_name(p) for p in MONITORING_KINDS.values()} - set(applied))
+        TIMINGS[f"{label}: apply, Established"] = time.monotonic() - t0
+        kept = sorted({_crd_name(p, group) for p in plurals} - set(applied))
         REPORT.append(
-            f"prometheus-operator CRDs {version} (from {directory}): applied {', '.join(applied) or 'none'}"
+            f"{label} {version} (from {directory}): applied {', '.join(applied) or 'none'}"
             + (f"; already there: {', '.join(kept)}" if kept else "")
         )
-        yield MonitoringCrds(version, directory, tuple(MONITORING_KINDS), applied)
+        yield version
     finally:
         if applied:
             cluster.run("delete", "customresourcedefinitions", *applied, "--ignore-not-found", check=False)
+
+
+@pytest.fixture(scope="session")
+def monitoring_crds(monitoring_crd_files: Path, cluster: Cluster) -> Iterator[MonitoringCrds]:
+    """The PodMonitor, PrometheusRule and ServiceMonitor CRDs of the locked prometheus-operator version, installed
+    for the session (`installed_crds`)."""
+    plurals = list(MONITORING_KINDS.values())
+    with installed_crds(cluster, monitoring_crd_files, MONITORING_GROUP, plurals, "monitoring CRDs") as version:
+        present = {_crd_name(p) for p in plurals}
+        yield MonitoringCrds(version, monitoring_crd_files, tuple(MONITORING_KINDS), tuple(sorted(present)))
+
+
+GATEWAY_GROUP = "gateway.networking.k8s.io"
+GATEWAY_PLURALS = ["gatewayclasses", "gateways", "httproutes", "referencegrants"]
+"""The standard channel's CRDs the stack's route needs (`scripts/e2e-toolchain gateway-crds` keeps them)."""
+
+
+@pytest.fixture(scope="session")
+def gateway_crds(cluster: Cluster) -> Iterator[str]:
+    """The Gateway API's standard-channel CRDs of the locked sigs.k8s.io/gateway-api version, installed for the
+    session; yields the version."""
+    directory = _crd_files("gateway-crds-dir", "Gateway API")
+    with installed_crds(cluster, directory, GATEWAY_GROUP, GATEWAY_PLURALS, "Gateway API CRDs") as version:
+        yield version
 
 
 # --- the project, the backend and the CLI ------------------------------------------------------------------------
