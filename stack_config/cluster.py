@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import json
 import os
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -74,67 +75,93 @@ class KubernetesReader:
         self.provider_config = provider_config
 
     def __call__(self, refs: list[ObjectRef]) -> dict[ObjectRef, LiveObject]:
-        client = api_client(self.provider_config)
-        try:
-            with ThreadPoolExecutor(max_workers=PARALLEL_READS) as pool:
-                found = list(pool.map(lambda ref: _read(client, ref), refs))
-        finally:
-            client.close()
+        api = ApiReader(connection(self.provider_config))
+        with ThreadPoolExecutor(max_workers=PARALLEL_READS) as pool:
+            found = list(pool.map(api.read, refs))
         return {obj.ref: obj for obj in found if obj is not None}
 
 
-def api_client(provider_config: Mapping[str, Any]) -> Any:
-    """A client of the cluster the Kubernetes provider would talk to."""
+def connection(provider_config: Mapping[str, Any]) -> Any:
+    """The client configuration (server, credentials, CA) of the cluster the Kubernetes provider would talk to."""
     from kubernetes import client, config  # imported here: only a run against a real cluster needs it
 
     context = provider_config.get("context") or None
     given = provider_config.get("kubeconfig")
+    configuration = client.Configuration()
     try:
         if given:
             path = Path(os.path.expanduser(str(given)))
             if "\n" not in str(given) and path.is_file():
-                return config.new_client_from_config(config_file=str(path), context=context)
-            import yaml
+                config.load_kube_config(str(path), context=context, client_configuration=configuration)
+            else:
+                import yaml
 
-            return config.new_client_from_config_dict(yaml.safe_load(str(given)), context=context)
+                config.load_kube_config_from_dict(
+                    yaml.safe_load(str(given)), context=context, client_configuration=configuration
+                )
+            return configuration
         default = os.environ.get("KUBECONFIG") or os.path.expanduser("~/.kube/config")
         if any(Path(p).is_file() for p in default.split(os.pathsep) if p):
-            return config.new_client_from_config(context=context)
-        configuration = client.Configuration()
-        config.load_incluster_config(client_configuration=configuration)
-        return client.ApiClient(configuration)
+            config.load_kube_config(context=context, client_configuration=configuration)
+        else:
+            config.load_incluster_config(client_configuration=configuration)
+        return configuration
     except Exception as error:  # the client raises ConfigException, IO and YAML errors alike
         raise ClusterUnreadable(f"no usable kubeconfig ({error})") from error
 
 
-def _read(client: Any, ref: ObjectRef) -> LiveObject | None:
-    from kubernetes.client.exceptions import ApiException
-    from urllib3.exceptions import HTTPError
+class ApiReader:
+    """GETs against the API server with a client configuration's server, credentials and CA (plain urllib3: the
+    generated client's calling conventions change between its releases; its configuration loading does not)."""
 
-    kind = KINDS[ref.kind]
-    if ref.kind == HELM_RELEASE:
-        selector = quote(f"owner=helm,name={ref.name}")
-        path = f"/api/v1/namespaces/{ref.namespace}/secrets?labelSelector={selector}&limit=1"
-    else:
-        path = kind.path(ref.namespace, ref.name)
-    try:
-        body = client.call_api(
-            path,
-            "GET",
-            auth_settings=["BearerToken"],
-            response_type="object",
-            _return_http_data_only=True,
-            _request_timeout=READ_TIMEOUT_SECONDS,
-        )
-    except ApiException as error:
-        if error.status == 404:  # no such object, namespace or kind
+    def __init__(self, configuration: Any) -> None:
+        import urllib3
+
+        self.host = configuration.host.rstrip("/")
+        self.configuration = configuration
+        tls: dict[str, Any] = {}
+        if configuration.verify_ssl:
+            tls = {"cert_reqs": "CERT_REQUIRED", "ca_certs": configuration.ssl_ca_cert}
+            if getattr(configuration, "tls_server_name", None):
+                tls["server_hostname"] = configuration.tls_server_name
+        else:
+            tls = {"cert_reqs": "CERT_NONE"}
+        if configuration.cert_file:
+            tls |= {"cert_file": configuration.cert_file, "key_file": configuration.key_file}
+        self.pool = urllib3.PoolManager(maxsize=PARALLEL_READS, **tls)
+
+    def get(self, path: str) -> tuple[int, Any]:
+        import urllib3
+
+        headers = {"Accept": "application/json"}
+        # The client's own view of its credentials (a bearer token from a file, an exec plugin or OIDC, refreshed
+        # as it expires), whatever name its release files them under.
+        for setting in self.configuration.auth_settings().values():
+            if setting.get("in") == "header" and setting.get("value"):
+                headers[setting["key"]] = setting["value"]
+        try:
+            response = self.pool.request(
+                "GET", self.host + path, headers=headers, timeout=READ_TIMEOUT_SECONDS, retries=False
+            )
+        except urllib3.exceptions.HTTPError as error:
+            raise ClusterUnreadable(f"{self.host}: {error}") from error
+        body = json.loads(response.data or b"null") if response.status == 200 else None
+        return response.status, body
+
+    def read(self, ref: ObjectRef) -> LiveObject | None:
+        if ref.kind == HELM_RELEASE:
+            selector = quote(f"owner=helm,name={ref.name}")
+            path = f"/api/v1/namespaces/{ref.namespace}/secrets?labelSelector={selector}&limit=1"
+        else:
+            path = KINDS[ref.kind].path(ref.namespace, ref.name)
+        status, body = self.get(path)
+        if status == 404:  # no such object, namespace or kind
             return None
-        raise ClusterUnreadable(f"reading {ref}: HTTP {error.status} {error.reason}") from error
-    except (HTTPError, OSError) as error:
-        raise ClusterUnreadable(f"reading {ref}: {error}") from error
-    if ref.kind == HELM_RELEASE:
-        return LiveObject(ref, owner=None, made_by=f"Helm release {ref.name}") if body.get("items") else None
-    return live_object(ref, body)
+        if status != 200:
+            raise ClusterUnreadable(f"reading {ref}: HTTP {status}")
+        if ref.kind == HELM_RELEASE:
+            return LiveObject(ref, owner=None, made_by=f"Helm release {ref.name}") if body.get("items") else None
+        return live_object(ref, body)
 
 
 def live_object(ref: ObjectRef, body: Mapping[str, Any]) -> LiveObject:
