@@ -116,6 +116,21 @@ def test_no_address_yet_fails_clearly_and_writes_nothing(tmp_path: Path, capsys:
     assert not (tmp_path / "dns").exists()
 
 
+def test_a_gateway_without_an_address_is_named_as_the_one_to_wait_for() -> None:
+    outputs = run_program("dev", {"rocketchat:gateway": {"parentRefs": [{"name": "public"}]}}).outputs
+    with pytest.raises(dns_tool.DnsError, match=r"the Gateway has no address yet \(gatewayAddress is \"\"\)"):
+        dns_tool.records_from_outputs(outputs)
+
+
+def test_records_follow_the_gateway_once_it_has_an_address() -> None:
+    gateway = {"addresses": [{"type": "Hostname", "value": "lb.example.net"}]}
+    outputs = run_program(
+        "dev", {"rocketchat:gateway": {"parentRefs": [{"name": "public"}]}}, gateway_status=gateway
+    ).outputs
+    (record,) = dns_tool.records_from_outputs(outputs)
+    assert (record.name, record.type, record.value) == ("chat.dev.example.com", "CNAME", "lb.example.net")
+
+
 def test_dnsendpoint_names_the_same_host_and_ttl_as_the_ingress_external_dns_annotations(tmp_path: Path) -> None:
     """Both DNS routes (Ingress annotations, or the DNSEndpoint) publish the same name with the same TTL."""
     prefix = "external-dns.kubernetes.io/"

@@ -180,7 +180,7 @@ def test_unknown_keys_are_errors_with_a_suggestion() -> None:
     )
     top = next(m for m in messages if m.startswith("rocketchat:replcias"))
     assert "did you mean 'rocketchat:monolith.replicas'" in top
-    assert "allowed keys here: chart, concurrentUsers, createNamespace, dns, host" in top
+    assert "allowed keys here: chart, concurrentUsers, createNamespace, dns, gateway, host" in top
 
 
 @pytest.mark.parametrize(

@@ -217,6 +217,8 @@ def test_outputs_follow_the_contract(dev) -> None:
         "mode": "raw",
         "version": "8.6.1",
         "ingressAddress": "",
+        "gatewayAddress": "",
+        "servedBy": "ingress",
         "dnsRecords": [],
         "replicas": {
             "rocketchat": 1,

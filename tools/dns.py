@@ -104,6 +104,12 @@ def records_from_outputs(outputs: Any) -> list[Record]:
     if not isinstance(raw_records, list):
         raise DnsError(f"dnsRecords must be a list, got {json.dumps(raw_records)}")
     if not raw_records:
+        if outputs.get("servedBy") == "gateway":
+            raise DnsError(
+                f"no DNS records for {host}: the Gateway has no address yet (gatewayAddress is "
+                f"{json.dumps(outputs.get('gatewayAddress'))}). Wait until its controller publishes one, run "
+                "`pulumi refresh`, and export the outputs again"
+            )
         address = outputs.get("ingressAddress")
         raise DnsError(
             f"no DNS records for {host}: the Ingress has no load-balancer address yet (ingressAddress is "

@@ -19,7 +19,18 @@ from components.k8s import PART_OF
 from tests.e2e.conftest import HERE, TIMINGS, Cluster, Pulumi
 
 FAKE_LB_IP = "192.0.2.10"  # TEST-NET-1 (RFC 5737): an address that is only ever data here
-OUTPUT_KEYS = {"url", "host", "namespace", "mode", "version", "ingressAddress", "dnsRecords", "replicas"}
+OUTPUT_KEYS = {
+    "url",
+    "host",
+    "namespace",
+    "mode",
+    "version",
+    "ingressAddress",
+    "gatewayAddress",
+    "servedBy",
+    "dnsRecords",
+    "replicas",
+}
 REPLACING_OPS = ("replace", "create-replacement", "delete-replaced", "delete")
 
 
