@@ -9,7 +9,7 @@ from pulumi_kubernetes.networking import v1 as networking
 
 from components.catalog import BROKER_ENV, MICROSERVICES, WORKLOADS
 from components.ingress import dns_records, ingress_annotations, load_balancer_address
-from components.mongodb import connection_url, initiate_script
+from components.mongodb import connection_url, membership_script
 from components.nats import client_url, render_nats_config
 from components.passwords import ALPHABET, _PasswordProvider, generate
 
@@ -42,10 +42,11 @@ def test_mongodb_url_lists_every_member_and_names_the_replica_set() -> None:
         "mongodb-1.mongodb-headless.chat.svc.cluster.local:27017,"
         "mongodb-2.mongodb-headless.chat.svc.cluster.local:27017/rocketchat?replicaSet=rs0"
     )
-    script = initiate_script("mongodb", "chat", 3)
-    assert "rs.initiate({_id: 'rs0'" in script
-    assert "{_id: 2, host: 'mongodb-2.mongodb-headless.chat.svc.cluster.local:27017'}" in script
-    # Only an uninitiated set is initiated: the probe runs again and again.
+    script = membership_script("mongodb", "chat", 3)
+    assert "rs.initiate({_id: replicaSet, members:" in script
+    assert 'const replicaSet = "rs0";' in script
+    assert '"mongodb-2.mongodb-headless.chat.svc.cluster.local:27017"]' in script
+    # Only an uninitiated set is initiated: the probe runs again and again (tests/test_mongodb_members.py runs it).
     assert "NotYetInitialized" in script
 
 
