@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 
 from tests.e2e.conftest import REPORT, Cluster, Pulumi
-from tests.e2e.support import Progress, Stack, assert_destroyed, destroy_completely, make_stack, wait_for
+from tests.e2e.support import Progress, Stack, destroy_completely, make_stack, wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -192,11 +192,15 @@ def test_a_second_instance_shares_the_namespace_and_each_is_destroyed_alone(
     }
     assert flows == {(s, d, w): s == d for (s, d, w) in flows}, flows
 
-    # C made no namespace: its objects go, the namespace and A stay.
+    # C made no namespace: its objects go, its database's claim stays (Retain: docs/ownership.md), A stays.
     c.timed("ownership: destroy (C)", "destroy", "--yes", "--skip-preview")
     c.destroyed = True
-    left = assert_destroyed(c, cluster, SHARED, "ownership", namespace_owned=False)
-    assert not [name for name in left if "team-c" in name], left
+    assert kubernetes_resources(c) == []
+    left = [k for k in snapshot(cluster, SHARED) if "team-c" in k]
+    assert left == [], left
+    claims_left = [o["metadata"]["name"] for o in cluster.items("persistentvolumeclaims", SHARED)]
+    assert "data-team-c-mongodb-0" in claims_left, claims_left
+    cluster.run("delete", "persistentvolumeclaim", "data-team-c-mongodb-0", "-n", SHARED, "--wait=false")
     assert snapshot(cluster, SHARED) == before, "C's destroy changed or deleted an object of A"
     REPORT.append(
         f"ownership: C (instance team-c) beside A in {SHARED}: {len(mine)} objects of its own, none shared; flows "
