@@ -27,8 +27,6 @@ from components.ingress import DEFAULT_DNS_TTL, STREAMING_PATHS
 GATEWAY_API = "gateway.networking.k8s.io/v1"
 GATEWAY_GROUP = "gateway.networking.k8s.io"
 SESSION_COOKIE = "rc_affinity"
-SESSION_LIFETIME = "3h"
-"""As long as the Ingress's affinity cookie lives (ingress.py): a SockJS session outlives neither."""
 WEBSOCKET_REQUEST_TIMEOUT = "0s"
 """The API's own spelling of "no request timeout" (HTTPRouteTimeouts: the zero duration SHOULD disable it)."""
 
@@ -79,12 +77,9 @@ def route_rules(
             "timeouts": {"request": WEBSOCKET_REQUEST_TIMEOUT},
         }
         if session_persistence:
-            streaming["sessionPersistence"] = {
-                "type": "Cookie",
-                "sessionName": SESSION_COOKIE,
-                "absoluteTimeout": SESSION_LIFETIME,
-                "cookieConfig": {"lifetimeType": "Permanent"},
-            }
+            # A session cookie (the API's default lifetime): implementations that support only those (Cilium) accept
+            # the route, where a permanent cookie with an absolute timeout would be refused.
+            streaming["sessionPersistence"] = {"type": "Cookie", "sessionName": SESSION_COOKIE}
         rules.append(streaming)
     rules.append(
         {

@@ -9,6 +9,7 @@ from pulumi_kubernetes.networking import v1 as networking
 from components import k8s
 from components.args import whole
 from components.catalog import DEFAULT_INSTANCE
+from components.controllers import CONTROLLERS, INGRESS_NGINX, Controller, Streaming, controller_for
 
 # Prefix paths served by ddp-streamer; the monolith takes `/` (all the rest).
 STREAMING_PATHS = ("/websocket", "/sockjs")
@@ -16,17 +17,11 @@ BACKEND_PORT_NAME = "http"
 DEFAULT_CLASS = "nginx"
 DEFAULT_DNS_TTL = 300
 
-# ingress-nginx closes idle upstream connections after 60 s by default, which drops every quiet websocket.
-NGINX_WEBSOCKET_ANNOTATIONS = {
-    "nginx.ingress.kubernetes.io/proxy-read-timeout": "3600",
-    "nginx.ingress.kubernetes.io/proxy-send-timeout": "3600",
-    "nginx.ingress.kubernetes.io/proxy-body-size": "100m",
-}
-# SockJS/XHR fallbacks poll: keep a browser on one ddp-streamer pod (ingress-nginx bypasses Service affinity).
+# ingress-nginx's cookie affinity, the annotations sticky sessions add to its tuning (components/controllers.py).
 NGINX_STICKY_ANNOTATIONS = {
-    "nginx.ingress.kubernetes.io/affinity": "cookie",
-    "nginx.ingress.kubernetes.io/session-cookie-name": "rc_affinity",
-    "nginx.ingress.kubernetes.io/session-cookie-max-age": "10800",
+    key: value
+    for key, value in INGRESS_NGINX.ingress_annotations(True, Streaming("")).items()
+    if key not in INGRESS_NGINX.ingress_annotations(False, Streaming(""))
 }
 
 
@@ -38,7 +33,11 @@ class RocketChatIngressArgs(TypedDict):
     ddp_streamer_service: NotRequired[pulumi.Input[str]]
     """The Service in front of ddp-streamer (port `http`); without one (a monolith alone), all goes to the monolith."""
     class_name: NotRequired[str]
-    """The IngressClass (default `nginx`, which also gets websocket timeouts and, optionally, sticky sessions)."""
+    """The IngressClass (default `nginx`)."""
+    controller: NotRequired[str]
+    """Which controller serves the class (a key of components/controllers.py's CONTROLLERS): its websocket timeouts,
+    body size and (with `sticky_sessions`) cookie affinity. Default: the controller the class name usually means;
+    none for a class it does not know (then nothing is tuned)."""
     tls_secret_name: NotRequired[str]
     cluster_issuer: NotRequired[str]
     """cert-manager's ClusterIssuer; with no `tls_secret_name`, cert-manager fills `<name>-tls`."""
@@ -52,13 +51,25 @@ class RocketChatIngressArgs(TypedDict):
     instance: NotRequired[str]
 
 
-def ingress_annotations(args: RocketChatIngressArgs) -> dict[str, str]:
+def ingress_controller(class_name: str, given: str | None = None) -> Controller | None:
+    """The controller named, else the one the class name usually means (None: a class nobody here knows)."""
+    return CONTROLLERS[given] if given else controller_for(class_name)
+
+
+def streaming(args: RocketChatIngressArgs, monolith: str, ddp_streamer: str | None) -> Streaming:
+    """Where the websockets go: ddp-streamer's streaming paths, or the monolith's only path when it runs alone."""
+    return Streaming(ddp_streamer) if ddp_streamer is not None else Streaming(monolith, ("/",))
+
+
+def ingress_annotations(
+    args: RocketChatIngressArgs, monolith: str = "", ddp_streamer: str | None = None
+) -> dict[str, str]:
     """Controller tuning first, then cert-manager and external-dns, then the user's own (which win)."""
     annotations: dict[str, str] = {}
-    if args.get("class_name", DEFAULT_CLASS) == "nginx":
-        annotations |= NGINX_WEBSOCKET_ANNOTATIONS
-        if args.get("sticky_sessions", True):
-            annotations |= NGINX_STICKY_ANNOTATIONS
+    if controller := ingress_controller(args.get("class_name", DEFAULT_CLASS), args.get("controller")):
+        annotations |= controller.ingress_annotations(
+            args.get("sticky_sessions", True), streaming(args, monolith, ddp_streamer)
+        )
     if args.get("cluster_issuer"):
         annotations["cert-manager.io/cluster-issuer"] = args["cluster_issuer"]
     if prefix := args.get("external_dns_prefix"):
@@ -129,7 +140,13 @@ class RocketChatIngress(pulumi.ComponentResource):
         ingress = networking.Ingress(
             name,
             metadata=k8s.metadata(
-                name, args["namespace"], k8s.object_labels(selector), annotations=ingress_annotations(args)
+                name,
+                args["namespace"],
+                k8s.object_labels(selector),
+                # Some controllers name the websocket Service in their annotations: known once the names are.
+                annotations=pulumi.Output.all(args["monolith_service"], args.get("ddp_streamer_service")).apply(
+                    lambda services: ingress_annotations(args, services[0], services[1])
+                ),
             ),
             spec=networking.IngressSpecArgs(
                 ingress_class_name=args.get("class_name", DEFAULT_CLASS),

@@ -55,11 +55,17 @@ failing it with a server-side apply conflict."""
 
 
 def metadata(
-    name: str, namespace: pulumi.Input[str], obj_labels: dict[str, str], annotations: dict[str, str] | None = None
+    name: str,
+    namespace: pulumi.Input[str],
+    obj_labels: dict[str, str],
+    annotations: pulumi.Input[dict[str, str]] | None = None,
 ) -> meta.ObjectMetaArgs:
-    return meta.ObjectMetaArgs(
-        name=name, namespace=namespace, labels=obj_labels, annotations=OWNED_ANNOTATIONS | (annotations or {})
+    owned: pulumi.Input[dict[str, str]] = (
+        annotations.apply(lambda given: OWNED_ANNOTATIONS | (given or {}))
+        if isinstance(annotations, pulumi.Output)
+        else OWNED_ANNOTATIONS | (annotations or {})
     )
+    return meta.ObjectMetaArgs(name=name, namespace=namespace, labels=obj_labels, annotations=owned)
 
 
 def pod_security(uid: int, fs_group: int | None = None) -> core.PodSecurityContextArgs:

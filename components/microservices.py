@@ -10,7 +10,15 @@ from pulumi_kubernetes.meta import v1 as meta
 
 from components import k8s
 from components.args import PlacementArgs, SecretKeyArgs, WorkloadArgs, requests_and_limits, whole
-from components.catalog import BROKER_ENV, DEFAULT_INSTANCE, HEALTH_PATH, ROCKETCHAT_UID, WORKLOADS_BY_KEY, Workload
+from components.catalog import (
+    BROKER_ENV,
+    DDP_STREAMER,
+    DEFAULT_INSTANCE,
+    HEALTH_PATH,
+    ROCKETCHAT_UID,
+    WORKLOADS_BY_KEY,
+    Workload,
+)
 from components.credentials import rollout_annotations, secret_env
 from components.planning import Autoscaling, WorkloadPlan, autoscaling_for, workload_plan
 
@@ -31,6 +39,9 @@ class MicroserviceSetArgs(TypedDict):
     """The Secret key holding the Enterprise licence (the monolith reads it)."""
     instance: NotRequired[str]
     placement: NotRequired[PlacementArgs]
+    streaming_service_annotations: NotRequired[dict[str, str]]
+    """Annotations of the Service websockets go to (ddp-streamer's; the monolith's when it runs alone), for ingress
+    controllers that read their affinity there (components/controllers.py)."""
 
 
 def plans_of(workloads: list[WorkloadArgs]) -> list[WorkloadPlan]:
@@ -207,9 +218,12 @@ class MicroserviceSet(pulumi.ComponentResource):
         if workload.service is None:
             return deployment, None
         affinity = workload.service.client_ip_affinity
+        streams = workload.key == DDP_STREAMER.key or (workload.is_monolith and len(args["workloads"]) == 1)
         service = core.Service(
             name,
-            metadata=k8s.metadata(name, namespace, obj_labels),
+            metadata=k8s.metadata(
+                name, namespace, obj_labels, (args.get("streaming_service_annotations") or None) if streams else None
+            ),
             spec=core.ServiceSpecArgs(
                 selector=selector,
                 ports=[core.ServicePortArgs(name="http", port=workload.service.port, target_port="http")],

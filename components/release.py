@@ -62,6 +62,9 @@ class RocketChatReleaseArgs(TypedDict):
     license_secret: NotRequired[SecretKeyArgs]
     placement: NotRequired[PlacementArgs]
     pod_monitor: NotRequired[bool]
+    streaming_service_annotations: NotRequired[dict[str, str]]
+    """Annotations for the Service websockets go to, for ingress controllers that read affinity there; the chart
+    has one `service.annotations` for the monolith's and ddp-streamer's Services alike."""
 
 
 CHART_METRICS_PORTS = ("metrics", "ms-metrics")
@@ -135,6 +138,7 @@ class RocketChatRelease(pulumi.ComponentResource):
             bundled_nats_replicas=whole(args.get("bundled_nats_replicas", 1)),
             placement=args.get("placement"),
             pod_monitor=args.get("pod_monitor", False),
+            service_annotations=args.get("streaming_service_annotations"),
         )
 
         self.release = helm.Release(

@@ -162,6 +162,7 @@ def build_values(
     bundled_nats_replicas: int = 1,
     placement: PlacementArgs | None = None,
     pod_monitor: bool = False,
+    service_annotations: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     """The chart values for this stack. Pure: Secret names in, a plain dict out, with no credential anywhere in it.
 
@@ -173,6 +174,7 @@ def build_values(
     - `license_secret`: the licence, handed to the monolith through `extraEnv` (the chart's `license` value would
       put it in the Deployment as a literal).
     - `bundled_mongodb`, `bundled_mongodb_auth_secret`: the chart's own MongoDB, its passwords read from that Secret.
+    - `service_annotations`: the chart's `service.annotations`, on its monolith and ddp-streamer Services alike.
     Each Secret's digest, where given, goes into the pod annotations of the workloads that read it, so that a new
     credential rolls them (the chart's `podAnnotations` and `microservices.<service>.annotations`).
     """
@@ -197,6 +199,7 @@ def build_values(
         "containerSecurityContext": container_security_values(),
         **({"podAnnotations": annotations} if (annotations := rollout_annotations(monolith_reads)) else {}),
         **service_scratch_values(),
+        **({"service": {"annotations": dict(service_annotations)}} if service_annotations else {}),
         **placed,
         # The chart's PDB covers the monolith only (and only above one replica); RocketChatRelease adds the rest.
         "podDisruptionBudget": {"enabled": True, "minAvailable": 1},

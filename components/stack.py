@@ -19,7 +19,7 @@ from components.credentials import (
     secret_key,
 )
 from components.gateway import ParentRefArgs, RocketChatRoute
-from components.ingress import DEFAULT_CLASS, DEFAULT_DNS_TTL, RocketChatIngress, dns_records
+from components.ingress import DEFAULT_CLASS, DEFAULT_DNS_TTL, RocketChatIngress, dns_records, ingress_controller
 from components.microservices import MicroserviceSet
 from components.mongodb import MongoReplicaSet
 from components.monitoring import EXPORTER_DEFAULT, NATS_CHART
@@ -66,6 +66,8 @@ class TlsArgs(TypedDict, total=False):
 
 class IngressSettingsArgs(TypedDict, total=False):
     enabled: bool
+    controller: str
+    """Which controller serves the class (components/controllers.py); default: what the class name usually means."""
     """Publish the Ingress (default: true without a gateway, false with one; both at once while DNS moves)."""
     class_name: str
     annotations: dict[str, str]
@@ -170,6 +172,15 @@ def runs_in_cluster_mongo(args: RocketChatStackArgs) -> bool:
 def default_deny(args: RocketChatStackArgs) -> bool:
     """Deny-by-default only where every pod of the stack has its allow rules (not the chart's NATS or MongoDB)."""
     return runs_own_nats(args) and (args.get("mongo_url") is not None or runs_in_cluster_mongo(args))
+
+
+def streaming_service_annotations(args: RocketChatStackArgs) -> dict[str, str]:
+    """What the Ingress's controller reads on the websocket Service (Traefik's and HAProxy's cookie affinity)."""
+    if not ingress_enabled(args):
+        return {}
+    settings = args.get("ingress") or {}
+    controller = ingress_controller(settings.get("class_name", DEFAULT_CLASS), settings.get("controller"))
+    return controller.service_annotations(settings.get("sticky_sessions", True)) if controller else {}
 
 
 def ingress_enabled(args: RocketChatStackArgs) -> bool:
@@ -526,6 +537,7 @@ class RocketChatStack(pulumi.ComponentResource):
                         "bundled_nats_replicas": (args.get("nats") or {}).get("replicas", 1),
                         "license_secret": license_read,
                         "placement": placement,
+                        "streaming_service_annotations": streaming_service_annotations(args) or None,
                         # No chart PodMonitor: StackMonitoring's selects the pods of both modes alike.
                     }
                 ),
@@ -546,6 +558,7 @@ class RocketChatStack(pulumi.ComponentResource):
                     "license": license_read,
                     "instance": instance,
                     "placement": placement,
+                    "streaming_service_annotations": streaming_service_annotations(args) or None,
                 }
             ),
             opts=needs,
@@ -610,6 +623,7 @@ class RocketChatStack(pulumi.ComponentResource):
                     "monolith_service": entry.monolith_service,
                     "ddp_streamer_service": entry.ddp_streamer_service,
                     "class_name": settings.get("class_name", DEFAULT_CLASS),
+                    "controller": settings.get("controller"),
                     "tls_secret_name": tls.get("secret_name"),
                     "cluster_issuer": tls.get("cluster_issuer"),
                     "sticky_sessions": settings.get("sticky_sessions", True),

@@ -40,7 +40,8 @@ class Version:
 
 
 def is_exact_semver(text: str) -> bool:
-    return isinstance(text, str) and bool(_SEMVER.match(text))
+    """The whole text is one exact version (`match` would let a final newline through `$`)."""
+    return isinstance(text, str) and bool(_SEMVER.fullmatch(text))
 
 
 class StreamHubRule(Enum):

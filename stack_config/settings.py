@@ -14,6 +14,7 @@ from typing import Any
 import pulumi
 from pydantic import ValidationError
 
+from components.controllers import CONTROLLERS, controller_for
 from components.inventory import stack_objects
 from components.ownership import stack_owner
 from components.planning import BelowSizing, Unlicensed, WorkloadPlan, plan_workloads
@@ -21,6 +22,7 @@ from components.stack import RocketChatStackArgs, replica_counts, sizing, stack_
 from components.versions import Version
 from stack_config.deployed import Deployed, read_deployed
 from stack_config.diagnostics import ConfigError, _describe, _validate_without, stack_file
+from stack_config.objects import annotation_overrides, object_problems
 from stack_config.ownership import check_ownership
 from stack_config.reading import read_stack_config
 from stack_config.rules import (
@@ -28,6 +30,7 @@ from stack_config.rules import (
     cross_key_problems,
     data_problems,
     deployed_problems,
+    ignored_settings,
     provider_problems,
     set_secret_command,
 )
@@ -124,6 +127,10 @@ def load_settings(
         args["owner"] = owner
     if deployed is not None and deployed.legacy_names:
         args["legacy_names"] = True
+    # What the keys make, once each is valid and they agree: the objects, to the API server's rules.
+    problems = object_problems(config, args)
+    if problems:
+        raise ConfigError(stack_file(stack), problems)
     return Settings(config=config, args=args, warnings=tuple(_warnings(stack, config, raw, args)))
 
 
@@ -150,6 +157,15 @@ def _warnings(stack: str, config: StackConfig, raw: Mapping[str, Any], args: Roc
             "is its owner's, labels included: its Pod Security labels are theirs to set (every pod of this stack "
             "meets pod-security.kubernetes.io/enforce=restricted)"
         )
+    if config.ingress.enabled is not False and (config.ingress.enabled or config.gateway is None):
+        if config.ingress.controller is None and controller_for(config.ingress.class_name) is None:
+            warnings.append(
+                f"rocketchat:ingress.className {config.ingress.class_name} is no controller this program knows, so the "
+                "Ingress gets no websocket timeout, body size or sticky-session settings: check that your controller "
+                "keeps an idle websocket open for an hour, accepts 100 MiB uploads and keeps SockJS clients on one "
+                "ddp-streamer pod, or name it with rocketchat:ingress.controller (one of "
+                f"{', '.join(CONTROLLERS)}; docs/ingress-controllers.md)"
+            )
     if config.mongodb.allow_data_loss:
         warnings.append(
             "rocketchat:mongodb.allowDataLoss is true: this update may delete or abandon the in-cluster database's "
@@ -157,6 +173,8 @@ def _warnings(stack: str, config: StackConfig, raw: Mapping[str, Any], args: Roc
         )
     if config.mode == "raw" and "chart" in raw:
         warnings.append("rocketchat:chart is ignored in raw mode")
+    warnings += ignored_settings(config, raw, plans)
+    warnings += annotation_overrides(config, args)
     if config.mode == "helm" and any(p.workload.key == "streamHub" for p in plans):
         warnings.append(
             f"Rocket.Chat {config.version} runs stream-hub, and the official chart rolls it out with maxSurge 1: two "

@@ -60,12 +60,7 @@ def test_a_monolith_alone_gets_everything_on_one_rule() -> None:
 
 def test_session_persistence_is_a_cookie_on_the_streaming_rule_when_asked() -> None:
     streaming = route_rules("web", "ddp", session_persistence=True)[0]
-    assert streaming["sessionPersistence"] == {
-        "type": "Cookie",
-        "sessionName": "rc_affinity",
-        "absoluteTimeout": "3h",
-        "cookieConfig": {"lifetimeType": "Permanent"},
-    }
+    assert streaming["sessionPersistence"] == {"type": "Cookie", "sessionName": "rc_affinity"}
 
 
 def test_with_a_gateway_there_is_no_ingress_and_dns_follows_the_gateway() -> None:
