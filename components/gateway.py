@@ -11,7 +11,6 @@ The Gateway API says what Rocket.Chat needs in the route itself where the API ca
 TLS belongs to the Gateway's listeners (cert-manager's Gateway support issues their certificates), not to the route.
 """
 
-from __future__ import annotations
 
 from importlib.metadata import version
 from typing import Any, NotRequired, TypedDict
@@ -44,6 +43,7 @@ class RocketChatRouteArgs(TypedDict):
     namespace: pulumi.Input[str]
     host: str
     parent_refs: list[ParentRefArgs]
+    """The Gateways (a platform team's) the route attaches to; the first one's address is the route's `address`."""
     monolith_service: pulumi.Input[str]
     """The Service in front of the monolith (port 80): everything but the streaming paths goes there."""
     ddp_streamer_service: NotRequired[pulumi.Input[str]]

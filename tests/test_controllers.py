@@ -39,11 +39,13 @@ def test_ingress_nginx_keeps_todays_annotations() -> None:
         "nginx.ingress.kubernetes.io/session-cookie-max-age": "10800",
     }
     assert nginx.service_annotations(True) == {}
-    # The very annotations components/ingress.py sets today for class `nginx`.
-    assert nginx.ingress_annotations(False, DDP) == ingress.NGINX_WEBSOCKET_ANNOTATIONS
-    assert (
-        nginx.ingress_annotations(True, DDP) == ingress.NGINX_WEBSOCKET_ANNOTATIONS | ingress.NGINX_STICKY_ANNOTATIONS
-    )
+    # components/ingress.py takes its tuning from here now (tests/test_ingress_controllers.py: what the Ingress of
+    # a stack with class `nginx` carries).
+    assert ingress.NGINX_STICKY_ANNOTATIONS == {
+        "nginx.ingress.kubernetes.io/affinity": "cookie",
+        "nginx.ingress.kubernetes.io/session-cookie-name": "rc_affinity",
+        "nginx.ingress.kubernetes.io/session-cookie-max-age": "10800",
+    }
 
 
 def test_f5_nginx_names_the_websocket_service_and_its_sticky_cookie() -> None:

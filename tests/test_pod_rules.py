@@ -335,7 +335,7 @@ def expected_workloads(run: str, recording: Recording) -> set[str]:
     expected = set()
     if settings.mode == "raw":
         expected |= {f"Deployment rocketchat-{w}" for w in replicas if w not in ("nats", "mongodb")}
-        expected |= {"StatefulSet mongodb"} if "mongodb" in replicas else set()
+        expected |= {f"StatefulSet {settings.instance}-mongodb"} if "mongodb" in replicas else set()
     if not settings.config.nats.bundled:
         expected.add("StatefulSet rocketchat-nats")
     return expected
@@ -360,7 +360,7 @@ def test_the_stacks_workloads_are_the_expected_ones(dev: Recording, prod: Record
     rocketchat = {"rocketchat", "account", "authorization", "presence", "ddp-streamer"}
     assert checked(manifests.kubernetes_objects(dev)) == {f"Deployment rocketchat-{w}" for w in rocketchat} | {
         "StatefulSet rocketchat-nats",
-        "StatefulSet mongodb",
+        "StatefulSet rocketchat-mongodb",
     }
     assert checked(manifests.kubernetes_objects(prod_raw)) == {f"Deployment rocketchat-{w}" for w in rocketchat} | {
         "StatefulSet rocketchat-nats"

@@ -91,12 +91,24 @@ def test_the_component_package_schema_is_the_committed_one() -> None:
     resources = schema["resources"]
     assert sorted(resources) == [
         f"rocketchat:index:{c}"
-        for c in ("MicroserviceSet", "NatsCluster", "RocketChatIngress", "RocketChatStack", "StackMonitoring")
+        for c in (
+            "MicroserviceSet",
+            "NatsCluster",
+            "RocketChatIngress",
+            "RocketChatRoute",
+            "RocketChatStack",
+            "StackMonitoring",
+        )
     ]
     assert all(r["isComponent"] for r in resources.values())
     stack = resources["rocketchat:index:RocketChatStack"]
     assert stack["requiredInputs"] == ["host", "mode", "version"]
-    assert {"url", "ingressAddress", "dnsRecords", "replicas", "namespace"} <= set(stack["properties"])
+    assert {"url", "ingressAddress", "gatewayAddress", "servedBy", "dnsRecords", "replicas", "namespace"} <= set(
+        stack["properties"]
+    )
+    route = resources["rocketchat:index:RocketChatRoute"]
+    assert route["requiredInputs"] == ["host", "monolithService", "namespace", "parentRefs"]
+    assert {"address", "name"} <= set(route["properties"])
     assert resources["rocketchat:index:NatsCluster"]["requiredInputs"] == ["namespace"]
     assert {"clientUrl", "serviceName", "selector"} <= set(resources["rocketchat:index:NatsCluster"]["properties"])
 
@@ -107,6 +119,7 @@ def test_the_component_package_schema_is_the_committed_one() -> None:
         ("RocketChatStack", {"mode", "mongoUrl", "license", "instance"}),
         ("NatsCluster", {"replicas", "instance"}),
         ("RocketChatIngress", {"monolithService", "ddpStreamerService", "clusterIssuer", "externalDnsPrefix"}),
+        ("RocketChatRoute", {"parentRefs", "ddpStreamerService", "sessionPersistence"}),
         ("MicroserviceSet", {"workloads", "mongoUrl", "transporter", "license", "rootUrl"}),
         ("StackMonitoring", {"podMonitor", "natsPods", "prometheusRule", "dashboards", "labels", "runbookUrl"}),
     ],

@@ -20,7 +20,7 @@ def test_dev_registers_namespace_nats_mongodb_monolith_four_services_and_ingress
     kinds = {(r.kind, r.k8s_name) for r in dev.resources if r.type.startswith("kubernetes:")}
     assert ("Namespace", "rocketchat-dev") in kinds
     assert ("StatefulSet", "rocketchat-nats") in kinds
-    assert ("StatefulSet", "mongodb") in kinds
+    assert ("StatefulSet", "rocketchat-mongodb") in kinds
     assert ("Ingress", "rocketchat") in kinds
     assert sorted(deployments(dev)) == sorted(ALL_WORKLOADS)
     assert not dev.of_type("kubernetes:helm.sh/v3:Release")
@@ -52,13 +52,15 @@ def test_every_container_reads_mongo_url_and_transporter_from_secrets_the_stack_
 def test_mongo_url_points_at_the_in_cluster_replica_set(dev) -> None:
     url = secret_data(dev, "rocketchat-mongodb")["mongo-uri"]
     assert url == (
-        "mongodb://mongodb-0.mongodb-headless.rocketchat-dev.svc.cluster.local:27017/rocketchat?replicaSet=rs0"
+        "mongodb://rocketchat-mongodb-0.rocketchat-mongodb-headless.rocketchat-dev.svc.cluster.local:27017/"
+        "rocketchat?replicaSet=rs0"
     )
-    mongo = reveal(dev.one("StatefulSet", "mongodb").inputs)
+    mongo = reveal(dev.one("StatefulSet", "rocketchat-mongodb").inputs)
     assert mongo["spec"]["template"]["spec"]["containers"][0]["args"][:2] == ["--replSet", "rs0"]
     assert mongo["spec"]["volumeClaimTemplates"][0]["spec"]["resources"]["requests"] == {"storage": "8Gi"}
-    startup = mongo["spec"]["template"]["spec"]["containers"][0]["startupProbe"]["exec"]["command"]
-    assert "rs.initiate" in startup[-1]
+    # Every member converges the replica set's membership from its readiness probe (components/mongodb.py).
+    readiness = mongo["spec"]["template"]["spec"]["containers"][0]["readinessProbe"]["exec"]["command"]
+    assert "rs.initiate" in readiness[-1]
 
 
 def test_transporter_carries_the_nats_client_credentials(dev) -> None:
