@@ -63,13 +63,15 @@ def _key(path: Iterable[Any]) -> str:
     return f"{CONFIG_NAMESPACE}:{text}"
 
 
-def _allowed_keys(path: tuple[Any, ...]) -> list[str]:
-    """The keys the model accepts at `path` (the parent of an unknown key)."""
+def _model_at(path: tuple[Any, ...]) -> type[BaseModel] | None:
+    """The model that validates the object at `path` (list indexes skipped), or None where there is none."""
     model: Any = StackConfig
     for part in path:
         if isinstance(part, int):
             continue
         fields = {f.alias or name: f for name, f in model.model_fields.items()}
+        if part not in fields:
+            return None
         annotation = fields[part].annotation
         candidates = [annotation, *getattr(annotation, "__args__", ())]
         for candidate in candidates:
@@ -80,24 +82,78 @@ def _allowed_keys(path: tuple[Any, ...]) -> list[str]:
                 model = candidate
                 break
         else:
-            return []
-    return sorted(f.alias or name for name, f in model.model_fields.items())
+            return None
+    return model
+
+
+def _allowed_keys(path: tuple[Any, ...]) -> list[str]:
+    """The keys the model accepts at `path` (the parent of an unknown key)."""
+    model = _model_at(path)
+    return sorted(f.alias or name for name, f in model.model_fields.items()) if model else []
+
+
+# Pydantic's messages that name its own types or patterns, in words (the rest of its messages already are).
+_IN_WORDS = {
+    "model_type": "must be an object of keys",
+    "dict_type": "must be an object of keys",
+    "model_attributes_type": "must be an object of keys",
+    "string_pattern_mismatch": "does not have the form this key takes (see the README's table of keys)",
+    "missing": "required",
+}
+_SHOWN_LENGTH = 120
+
+
+def shown(value: Any) -> str:
+    """A value as the message shows it: JSON (so blanks and newlines are visible), cut short when long."""
+    text = json.dumps(value, default=str, ensure_ascii=False)
+    return text if len(text) <= _SHOWN_LENGTH else f"{text[: _SHOWN_LENGTH - 1]}…"
 
 
 def _describe(detail: Mapping[str, Any]) -> str:
     loc = tuple(detail["loc"])
-    key = _key(loc)
     kind = detail["type"]
+    if loc and loc[-1] == "[key]":  # a key of a map (labels, annotations, nodeSelector) was refused, not its value
+        loc = loc[:-2]
+        message = str(detail["msg"]).removeprefix("Value error, ")
+        return f"{_key(loc)}: the key {message}"
+    key = _key(loc)
     if kind == "extra_forbidden":
-        allowed = _allowed_keys(loc[:-1])
-        suggestion = _suggest(loc, allowed)
-        return f"{key}: unknown key{suggestion}; allowed keys here: {', '.join(allowed)}"
-    message = str(detail["msg"]).removeprefix("Value error, ")
+        return f"{key}: unknown key{_unknown_key_hint(loc)}"
+    message = _IN_WORDS.get(kind) or str(detail["msg"]).removeprefix("Value error, ")
+    if kind in ("model_type", "dict_type", "model_attributes_type") and (allowed := _allowed_keys(loc)):
+        message += f" ({', '.join(allowed)})"
     if loc and loc[0] in SECRET_KEYS:
+        return f"{key}: {message} (value not shown)"
+    if kind == "missing":
         return f"{key}: {message}"
     got = detail.get("input")
-    shown = "" if isinstance(got, dict) or repr(got) in message else f" (got {json.dumps(got, default=str)})"
-    return f"{key}: {message}{shown}"
+    already = isinstance(got, str) and message.startswith(repr(got))  # the stack's own validators lead with it
+    return f"{key}: {message}" if already else f"{key}: {message} (got {shown(got)})"
+
+
+def _unknown_key_hint(loc: tuple[Any, ...]) -> str:
+    """What was meant by an unknown key: the same key as a nested one (set without `--path`), a field's Python name,
+    a sibling that looks alike, or a key of that name elsewhere; then the keys allowed there."""
+    typo = str(loc[-1])
+    allowed = _allowed_keys(loc[:-1])
+    listing = f"; allowed keys here: {', '.join(allowed)}"
+    if len(loc) == 1 and ("." in typo or "[" in typo):
+        path = typo.replace("[", ".").replace("]", "").split(".")
+        nested = _key(path)
+        known = tuple(path) in {tuple(p) for p in _leaf_paths()}
+        return (
+            f": {'it is' if known else 'it looks like'} the nested key {nested}, which is set with `--path` (without "
+            f"it, Pulumi stores one flat key with dots in its name): `pulumi config rm {_key(loc)}`, then "
+            f"`pulumi config set --path {nested} <value>`"
+            + ("" if known else f" (keys allowed at the top: {', '.join(_allowed_keys(()))})")
+        )
+    model = _model_at(loc[:-1])
+    if model is not None:
+        by_python_name = {name: info.alias for name, info in model.model_fields.items() if info.alias}
+        if typo in by_python_name:
+            spelt = _key((*loc[:-1], by_python_name[typo]))
+            return f": a stack file spells it {spelt} (each key has one spelling, in camelCase){listing}"
+    return f"{_suggest(loc, allowed)}{listing}"
 
 
 def _leaf_paths(model: type[BaseModel] = StackConfig, prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from components.catalog import DDP_STREAMER, MICROSERVICES, STREAM_HUB
-from components.planning import USERS_PER_DDP_STREAMER, args_key, ddp_streamer_replicas_for
+from components.planning import USERS_PER_DDP_STREAMER, WorkloadPlan, args_key, ddp_streamer_replicas_for
 from components.versions import STREAM_HUB_OPTIONAL_FROM, StreamHubRule, Version, stream_hub_rule
 from stack_config.deployed import DEFAULT_RAW_INSTANCE, Deployed
 from stack_config.diagnostics import CONFIG_NAMESPACE, SECRET_KEYS, _broken, _key
@@ -31,6 +31,12 @@ def set_secret_command(stack: str, key: str, value: str) -> str:
     return f"pulumi config set --secret --stack {stack} {CONFIG_NAMESPACE}:{key} {value}"
 
 
+_SECRET_EXAMPLES = {"mongoUrl": EXAMPLE_MONGO_URL, "license": EXAMPLE_LICENSE}
+_EMPTY_SECRET = {
+    "mongoUrl": "Rocket.Chat would get no database address (and an in-cluster database would be dropped for it)",
+    "license": "an empty licence is no licence, and the pods beyond the first of each service would exit",
+}
+
 _REQUIRED = {
     "mode": "set it to 'raw' (plain Kubernetes resources) or 'helm' (the official chart)",
     "host": "set it to the public DNS name, e.g. chat.example.com",
@@ -52,6 +58,12 @@ def cross_key_problems(
             problems.append(
                 f"{_key([name])}: must be stored encrypted; run "
                 f"`{set_secret_command(stack, name, '...')}` (its value is not shown here)"
+            )
+        elif name in raw and not _broken(failed, name) and not str(raw[name]).strip():
+            problems.append(
+                f"{_key([name])}: is {'empty' if not raw[name] else 'blank'}: {_EMPTY_SECRET[name]}. Set it with "
+                f"`{set_secret_command(stack, name, _SECRET_EXAMPLES[name])}`, or remove it with "
+                f"`pulumi config rm --stack {stack} {_key([name])}`"
             )
 
     if not _broken(failed, "namespace") and not _broken(failed, "createNamespace"):
@@ -287,6 +299,16 @@ def _chart_stream_hub_problems(config: StackConfig, version: Version) -> list[st
 def _mongo_source_problems(stack: str, config: StackConfig) -> list[str]:
     in_cluster = config.mongodb.in_cluster is not None
     url = config.mongo_url.get_secret_value() if config.mongo_url else None
+    if url is not None and not url.strip():
+        return []  # empty: said above, with the command that sets it
+    if url is not None and url != url.strip():
+        command = set_secret_command(stack, "mongoUrl", EXAMPLE_MONGO_URL)
+        return [
+            (
+                f"{_key(['mongoUrl'])}: has blanks or a line break around it (value not shown): a URL never does, and "
+                f"the driver would not parse it; set it again with `{command}`"
+            )
+        ]
     if in_cluster and url:
         return [
             (
@@ -328,3 +350,57 @@ def _stream_hub_problems(config: StackConfig, version: Version) -> list[str]:
             f"{key}: stream-hub was removed in Rocket.Chat 8.0 and {version} has none; remove it or set it to false"
         ]
     return []
+
+
+def ignored_settings(config: StackConfig, raw: Mapping[str, Any], plans: Iterable[WorkloadPlan]) -> list[str]:
+    """Keys the stack file sets that change nothing in what is deployed, each with the reason: a setting that is
+    silently ignored looks applied."""
+    notes = []
+    running = {plan.workload.key for plan in plans}
+    services = raw.get("services")
+    if not config.microservices and isinstance(services, dict) and services:
+        notes.append(
+            f"{_key(['services'])} is ignored: rocketchat:microservices is false, so the monolith runs alone and no "
+            "microservice is deployed"
+        )
+    elif isinstance(services, dict):
+        stream_hub = services.get("streamHub")
+        given = sorted(set(stream_hub) - {"enabled"}) if isinstance(stream_hub, dict) else []
+        if given and STREAM_HUB.key not in running:
+            why = (
+                f"Rocket.Chat {config.version} has no stream-hub (removed in 8.0)"
+                if config.version and stream_hub_rule(Version.parse(config.version)) is StreamHubRule.REMOVED
+                else "stream-hub does not run (rocketchat:services.streamHub.enabled is not true)"
+            )
+            notes += [f"{_key(['services', 'streamHub', key])} is ignored: {why}" for key in given]
+    nats = raw.get("nats")
+    if config.nats.bundled and config.mode == "helm" and isinstance(nats, dict) and "resources" in nats:
+        notes.append(
+            f"{_key(['nats', 'resources'])} is ignored: with rocketchat:nats.bundled the chart's own NATS runs, with "
+            "the chart's resources"
+        )
+    dns = raw.get("dns")
+    if isinstance(dns, dict) and "annotationPrefix" in dns and not config.dns.external_dns:
+        notes.append(
+            f"{_key(['dns', 'annotationPrefix'])} is ignored: rocketchat:dns.externalDns is not true, so nothing is "
+            "annotated for external-dns"
+        )
+    ingress = raw.get("ingress")
+    if isinstance(ingress, dict) and "stickySessions" in ingress and config.ingress.class_name != "nginx":
+        notes.append(
+            f"{_key(['ingress', 'stickySessions'])} is ignored: sticky sessions are ingress-nginx's annotations, and "
+            f"rocketchat:ingress.className is {config.ingress.class_name}"
+        )
+    monitoring = raw.get("monitoring")
+    if isinstance(monitoring, dict):
+        if "labels" in monitoring and not (config.monitoring.pod_monitor or config.monitoring.prometheus_rule):
+            notes.append(
+                f"{_key(['monitoring', 'labels'])} is ignored: they label the PodMonitors and the PrometheusRule, and "
+                "neither rocketchat:monitoring.podMonitor nor rocketchat:monitoring.prometheusRule is true"
+            )
+        if "runbookUrl" in monitoring and not config.monitoring.prometheus_rule:
+            notes.append(
+                f"{_key(['monitoring', 'runbookUrl'])} is ignored: the alerts link to it, and "
+                "rocketchat:monitoring.prometheusRule is not true"
+            )
+    return notes

@@ -7,7 +7,7 @@ the stack's `RocketChatStackArgs` but for the secrets.
 
 from __future__ import annotations
 
-import re
+from collections.abc import Callable
 from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr, model_validator
@@ -15,30 +15,23 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr, mo
 from components.controllers import CONTROLLERS
 from components.planning import DEFAULT_TARGET_CPU_PERCENT
 from components.quantity import is_quantity
-from components.versions import DEFAULT_CHART_REPO, DEFAULT_CHART_VERSION, Version, is_exact_semver
+from components.versions import DEFAULT_CHART_REPO, DEFAULT_CHART_VERSION, is_exact_semver
+from stack_config import api_rules
 
 INGRESS_CONTROLLERS = Literal[tuple(CONTROLLERS)]  # type: ignore[valid-type]
 MAX_INSTANCE_LENGTH = 40
-_LABEL_NAME = re.compile(r"^[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$")
-
-_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 
 
-def _dns_label(value: str) -> str:
-    if len(value) > 63 or not _DNS_LABEL.match(value):
-        raise ValueError(
-            f"{value!r} is not a DNS label: lowercase letters, digits and '-', starting and ending "
-            "with a letter or digit, at most 63 characters"
-        )
-    return value
+def _checked(rule: Callable[[str], str | None]) -> Callable[[str], str]:
+    """A validator from one of the API server's rules (stack_config/api_rules.py): the value, or why it is refused."""
 
+    def check(value: str) -> str:
+        why = rule(value)
+        if why is not None:
+            raise ValueError(f"{value!r} {why}")
+        return value
 
-def _dns_subdomain(value: str) -> str:
-    if len(value) > 253 or not all(_DNS_LABEL.match(label) for label in value.split(".")):
-        raise ValueError(
-            f"{value!r} is not a DNS subdomain name: dot-separated lowercase labels of letters, digits and '-'"
-        )
-    return value
+    return check
 
 
 def _host(value: str) -> str:
@@ -46,16 +39,18 @@ def _host(value: str) -> str:
         raise ValueError(f"{value!r} has a scheme: give the bare host name, e.g. chat.example.com")
     if "/" in value:
         raise ValueError(f"{value!r} has a path: give the bare host name, e.g. chat.example.com")
-    if "." not in value:
+    if "." not in value.strip("."):
         raise ValueError(f"{value!r} is not a fully qualified DNS name such as chat.example.com")
-    return _dns_subdomain(value)
+    return _checked(api_rules.ingress_host)(value)
 
 
 def _semver(value: str) -> str:
     if value.strip().lower() == "latest":
         raise ValueError("'latest' is not allowed: pin an exact version such as 8.6.1 so every pod runs the same code")
-    Version.parse(value)
-    return value
+    if not is_exact_semver(value):
+        raise ValueError(f"{value!r} is not an exact semantic version such as 8.6.1 (or 8.6.1-rc.1)")
+    # The version is every image's tag and the `app.kubernetes.io/version` label of the raw workloads.
+    return _checked(api_rules.image_tag)(value)
 
 
 def _chart_version(value: str) -> str:
@@ -68,7 +63,7 @@ def _chart_version(value: str) -> str:
 
 
 def _release_name(value: str) -> str:
-    _dns_label(value)
+    _checked(api_rules.dns_label)(value)
     if len(value) > 53:
         raise ValueError(f"{value!r} is longer than Helm's limit of 53 characters")
     if "nats" in value:
@@ -79,7 +74,7 @@ def _release_name(value: str) -> str:
 
 
 def _instance(value: str) -> str:
-    _dns_label(value)
+    _checked(api_rules.dns_label)(value)
     if len(value) > MAX_INSTANCE_LENGTH:
         raise ValueError(
             f"{value!r} is longer than {MAX_INSTANCE_LENGTH} characters (it prefixes names such as "
@@ -88,23 +83,23 @@ def _instance(value: str) -> str:
     return value
 
 
-def _label_key(value: str) -> str:
-    prefix, _, name = value.rpartition("/")
-    if not _LABEL_NAME.match(name) or (
-        prefix and (len(prefix) > 253 or not _DNS_LABEL.match(prefix.replace(".", "-")))
-    ):
-        raise ValueError(
-            f"{value!r} is not a Kubernetes label key: an optional DNS prefix and '/', then at most 63 letters, "
-            "digits, '-', '_' or '.', starting and ending with a letter or digit"
-        )
-    return value
+def _web_address(schemes: tuple[str, ...], example: str) -> Callable[[str], str]:
+    def check(value: str) -> str:
+        scheme, sep, rest = value.partition("://")
+        if not sep or scheme not in schemes or not rest or any(c.isspace() for c in value):
+            allowed = ", ".join(f"{s}://" for s in schemes)
+            raise ValueError(f"{value!r} is not an address starting with {allowed} and without blanks, e.g. {example}")
+        return value
+
+    return check
 
 
-def _label_value(value: str) -> str:
-    if value and not _LABEL_NAME.match(value):
+def _annotation_prefix(value: str) -> str:
+    # external-dns's annotations are `<prefix>hostname` and `<prefix>ttl`: qualified names.
+    if not value.endswith("/") or api_rules.dns_subdomain(value[:-1]) is not None:
         raise ValueError(
-            f"{value!r} is not a Kubernetes label value: at most 63 letters, digits, '-', '_' or '.', starting and "
-            "ending with a letter or digit"
+            f"{value!r} is not an annotation prefix: a DNS subdomain followed by '/', e.g. "
+            "external-dns.alpha.kubernetes.io/"
         )
     return value
 
@@ -115,20 +110,30 @@ def _quantity(value: str) -> str:
     return value
 
 
-DnsLabel = Annotated[str, AfterValidator(_dns_label)]
-DnsSubdomain = Annotated[str, AfterValidator(_dns_subdomain)]
+DnsLabel = Annotated[str, AfterValidator(_checked(api_rules.dns_label))]
+DnsSubdomain = Annotated[str, AfterValidator(_checked(api_rules.dns_subdomain))]
+LabelKey = Annotated[str, AfterValidator(_checked(api_rules.qualified_name))]
+LabelValue = Annotated[str, AfterValidator(_checked(api_rules.label_value))]
+AnnotationKey = Annotated[str, AfterValidator(_checked(api_rules.annotation_key))]
 Quantity = Annotated[str, AfterValidator(_quantity)]
-Replicas = Annotated[int, Field(ge=1)]
+"""CPU: cores, or thousandths of one (`250m`)."""
+Bytes = Annotated[str, AfterValidator(_quantity), AfterValidator(_checked(api_rules.whole_bytes))]
+"""Memory: whole bytes, at least a mebibyte."""
+Storage = Annotated[str, AfterValidator(_quantity), AfterValidator(_checked(api_rules.storage))]
+Count = Annotated[int, Field(ge=0, le=api_rules.MAX_INT32)]
+Replicas = Annotated[int, Field(ge=1, le=api_rules.MAX_INT32)]
 
 
 class _Model(BaseModel):
-    # strict: "3" is not an int and "yes" is not a bool; extra="forbid": a misspelt key is an error.
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True, populate_by_name=True)
+    # strict: "3" is not an int and "yes" is not a bool; extra="forbid": a misspelt key is an error. Each key has one
+    # spelling, the stack file's (no `populate_by_name`): a field's Python name is an unknown key, so a secret cannot
+    # reach the program under another name, past the rule that it be stored encrypted.
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
 
 
 class ResourceAmounts(_Model):
     cpu: Quantity | None = None
-    memory: Quantity | None = None
+    memory: Bytes | None = None
 
 
 class Resources(_Model):
@@ -140,7 +145,7 @@ class AutoscalingConfig(_Model):
     max_replicas: Replicas = Field(alias="maxReplicas")
     min_replicas: Replicas | None = Field(None, alias="minReplicas")
     """Default: the replicas the workload runs without autoscaling (ddp-streamer: one per 500 concurrent users)."""
-    target_cpu_utilization_percentage: Annotated[int, Field(ge=1)] = Field(
+    target_cpu_utilization_percentage: Annotated[int, Field(ge=1, le=api_rules.MAX_INT32)] = Field(
         DEFAULT_TARGET_CPU_PERCENT, alias="targetCPUUtilizationPercentage"
     )
 
@@ -181,7 +186,7 @@ class NatsConfig(_Model):
 
 class InClusterMongoConfig(_Model):
     replicas: Literal[1, 3, 5] = 1
-    storage: Quantity = "8Gi"
+    storage: Storage = "8Gi"
     storage_class_name: DnsSubdomain | None = Field(None, alias="storageClassName")
     resources: Resources = Resources()
 
@@ -196,7 +201,9 @@ class MongoConfig(_Model):
 
 class ChartConfig(_Model):
     version: Annotated[str, AfterValidator(_chart_version)] = DEFAULT_CHART_VERSION
-    repo: Annotated[str, Field(pattern=r"^(https?|oci)://\S+$")] = DEFAULT_CHART_REPO
+    repo: Annotated[str, AfterValidator(_web_address(("https", "http", "oci"), DEFAULT_CHART_REPO))] = (
+        DEFAULT_CHART_REPO
+    )
     release_name: Annotated[str, AfterValidator(_release_name)] = Field("rocketchat", alias="releaseName")
     atomic: bool = True
     cleanup_on_fail: bool = Field(True, alias="cleanupOnFail")
@@ -223,7 +230,7 @@ class IngressConfig(_Model):
     controller: INGRESS_CONTROLLERS | None = None
     """Which controller serves the class (its websocket, body size and sticky settings); default: the controller the
     class name usually means (docs/ingress-controllers.md)."""
-    annotations: dict[str, str] = {}
+    annotations: dict[AnnotationKey, str] = {}
     tls: TlsConfig | None = None
     sticky_sessions: bool = Field(True, alias="stickySessions")
     skip_await: bool = Field(False, alias="skipAwait")
@@ -250,7 +257,7 @@ class GatewayConfig(_Model):
 class DnsConfig(_Model):
     ttl: Annotated[int, Field(ge=30, le=86400)] = 300
     external_dns: bool = Field(False, alias="externalDns")
-    annotation_prefix: Annotated[str, Field(pattern=r"^[a-z0-9.-]+/$")] = Field(
+    annotation_prefix: Annotated[str, AfterValidator(_annotation_prefix)] = Field(
         "external-dns.alpha.kubernetes.io/", alias="annotationPrefix"
     )
 
@@ -260,12 +267,15 @@ class Toleration(_Model):
     operator: Literal["Exists", "Equal"] = "Equal"
     value: str | None = None
     effect: Literal["NoSchedule", "PreferNoSchedule", "NoExecute"] | None = None
-    toleration_seconds: int | None = Field(None, alias="tolerationSeconds")
+    toleration_seconds: Annotated[int, Field(ge=0, le=api_rules.MAX_EXACT_INTEGER)] | None = Field(
+        None, alias="tolerationSeconds"
+    )
+    """Checked against the other fields with the stack's objects (stack_config/objects.py), key by key."""
 
 
 class SchedulingConfig(_Model):
     tolerations: list[Toleration] = []
-    node_selector: dict[str, str] = Field({}, alias="nodeSelector")
+    node_selector: dict[LabelKey, LabelValue] = Field({}, alias="nodeSelector")
 
 
 class MonitoringConfig(_Model):
@@ -275,9 +285,11 @@ class MonitoringConfig(_Model):
     """PodMonitors for the Rocket.Chat pods and the stack's NATS (with its metrics exporter)."""
     prometheus_rule: bool = Field(False, alias="prometheusRule")
     dashboards: bool = False
-    labels: dict[Annotated[str, AfterValidator(_label_key)], Annotated[str, AfterValidator(_label_value)]] = {}
+    labels: dict[LabelKey, LabelValue] = {}
     """Extra labels of the PodMonitors and PrometheusRule (what the Prometheus's selectors look for)."""
-    runbook_url: Annotated[str, Field(pattern=r"^https?://\S+$")] | None = Field(None, alias="runbookUrl")
+    runbook_url: (
+        Annotated[str, AfterValidator(_web_address(("https", "http"), "https://runbooks.example.com/chat"))] | None
+    ) = Field(None, alias="runbookUrl")
 
 
 class StackConfig(_Model):
@@ -290,7 +302,7 @@ class StackConfig(_Model):
     instance: Annotated[str, AfterValidator(_instance)] | None = None
     version: Annotated[str, AfterValidator(_semver)] | None = None
     microservices: bool = True
-    concurrent_users: Annotated[int, Field(ge=0)] = Field(0, alias="concurrentUsers")
+    concurrent_users: Count = Field(0, alias="concurrentUsers")
     monolith: MonolithConfig = MonolithConfig()
     services: ServicesConfig = ServicesConfig()
     nats: NatsConfig = NatsConfig()

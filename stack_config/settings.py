@@ -22,6 +22,7 @@ from components.stack import RocketChatStackArgs, replica_counts, sizing, stack_
 from components.versions import Version
 from stack_config.deployed import Deployed, read_deployed
 from stack_config.diagnostics import ConfigError, _describe, _validate_without, stack_file
+from stack_config.objects import annotation_overrides, object_problems
 from stack_config.ownership import check_ownership
 from stack_config.reading import read_stack_config
 from stack_config.rules import (
@@ -29,6 +30,7 @@ from stack_config.rules import (
     cross_key_problems,
     data_problems,
     deployed_problems,
+    ignored_settings,
     provider_problems,
     set_secret_command,
 )
@@ -125,6 +127,10 @@ def load_settings(
         args["owner"] = owner
     if deployed is not None and deployed.legacy_names:
         args["legacy_names"] = True
+    # What the keys make, once each is valid and they agree: the objects, to the API server's rules.
+    problems = object_problems(config, args)
+    if problems:
+        raise ConfigError(stack_file(stack), problems)
     return Settings(config=config, args=args, warnings=tuple(_warnings(stack, config, raw, args)))
 
 
@@ -167,6 +173,8 @@ def _warnings(stack: str, config: StackConfig, raw: Mapping[str, Any], args: Roc
         )
     if config.mode == "raw" and "chart" in raw:
         warnings.append("rocketchat:chart is ignored in raw mode")
+    warnings += ignored_settings(config, raw, plans)
+    warnings += annotation_overrides(config, args)
     if config.mode == "helm" and any(p.workload.key == "streamHub" for p in plans):
         warnings.append(
             f"Rocket.Chat {config.version} runs stream-hub, and the official chart rolls it out with maxSurge 1: two "

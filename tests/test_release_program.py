@@ -188,10 +188,38 @@ def test_a_bad_release_name_is_rejected(release_name: str, why: str) -> None:
     assert recording.resources == []
 
 
-def test_a_release_name_of_53_characters_is_accepted() -> None:
-    program = run("prod", {"rocketchat:chart": prod_chart(releaseName="r" * 53)})
+def test_a_release_name_of_53_characters_is_accepted_for_a_monolith_beside_a_shorter_instance() -> None:
+    program = run(
+        "prod",
+        {
+            "rocketchat:chart": prod_chart(releaseName="r" * 53),
+            "rocketchat:instance": "rocketchat",
+            "rocketchat:microservices": False,
+        },
+    )
     assert program.release.inputs["name"] == "r" * 53
-    assert program.values["existingMongodbSecret"] == "r" * 53 + "-mongodb"
+    assert program.values["existingMongodbSecret"] == "rocketchat-mongodb"
+
+
+def test_a_release_name_of_53_characters_cannot_also_name_the_stacks_objects() -> None:
+    # The instance defaults to the release name, and `<instance>-nats-headless` (a Service) would be 67 characters:
+    # the API server refuses Service names over 63 at `pulumi up`, so the program refuses the config before.
+    message, recording = rejected(
+        {"rocketchat:chart": prod_chart(releaseName="r" * 53), "rocketchat:microservices": False}
+    )
+    assert f"rocketchat:chart.releaseName: '{'r' * 53}' names the Service '{'r' * 53}-nats-headless'" in message
+    assert "set rocketchat:instance" in message
+    assert recording.resources == []
+
+
+def test_with_microservices_a_release_name_of_33_characters_is_refused_for_the_charts_metrics_service() -> None:
+    # The chart names the monolith's metrics Service `<release>-rocketchat-monolith-ms-metrics`: 31 characters more.
+    assert run("prod", {"rocketchat:chart": prod_chart(releaseName="r" * 32), "rocketchat:instance": "rocketchat"})
+    message, recording = rejected(
+        {"rocketchat:chart": prod_chart(releaseName="r" * 33), "rocketchat:instance": "rocketchat"}
+    )
+    assert f"names the Service '{'r' * 33}-rocketchat-monolith-ms-metrics', which is not a Service name" in message
+    assert recording.resources == []
 
 
 @pytest.mark.parametrize("version", ["^7.0.0", "7.x", ">=7", "~7.0.2", "7.0", "latest"])
