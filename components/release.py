@@ -139,6 +139,7 @@ class RocketChatRelease(pulumi.ComponentResource):
             placement=args.get("placement"),
             pod_monitor=args.get("pod_monitor", False),
             service_annotations=args.get("streaming_service_annotations"),
+            release_name=release,
         )
 
         self.release = helm.Release(

@@ -148,6 +148,33 @@ def placement_values(placement: PlacementArgs | None) -> dict[str, Any]:
     return values
 
 
+SPREAD_KEYS = (("kubernetes.io/hostname", 100), ("topology.kubernetes.io/zone", 50))
+"""Where the chart's replicas should not share a place, and how much each matters: nodes first, then zones (where
+nodes carry zone labels). Preferences, never requirements: a small cluster still schedules every pod."""
+
+
+def spread_affinity(pod_labels: dict[str, str]) -> dict[str, Any]:
+    """The chart's pods spread as raw mode's are (components/k8s.py `topology_spread`), in the one form the chart
+    takes for every workload (`affinity`): preferred pod anti-affinity over nodes and zones."""
+    return {
+        "podAntiAffinity": {
+            "preferredDuringSchedulingIgnoredDuringExecution": [
+                {
+                    "weight": weight,
+                    "podAffinityTerm": {"topologyKey": key, "labelSelector": {"matchLabels": dict(pod_labels)}},
+                }
+                for key, weight in SPREAD_KEYS
+            ]
+        }
+    }
+
+
+def chart_pod_labels(release: str, plan: WorkloadPlan) -> dict[str, str]:
+    """The labels the chart gives a workload's pods (its Deployment's selector)."""
+    name = "rocketchat" if plan.workload.is_monolith else f"{release}-{plan.workload.name}"
+    return {"app.kubernetes.io/name": name, "app.kubernetes.io/instance": release}
+
+
 def build_values(
     *,
     version: str,
@@ -163,6 +190,7 @@ def build_values(
     placement: PlacementArgs | None = None,
     pod_monitor: bool = False,
     service_annotations: dict[str, str] | None = None,
+    release_name: str = "rocketchat",
 ) -> dict[str, Any]:
     """The chart values for this stack. Pure: Secret names in, a plain dict out, with no credential anywhere in it.
 
@@ -174,6 +202,7 @@ def build_values(
     - `license_secret`: the licence, handed to the monolith through `extraEnv` (the chart's `license` value would
       put it in the Deployment as a literal).
     - `bundled_mongodb`, `bundled_mongodb_auth_secret`: the chart's own MongoDB, its passwords read from that Secret.
+    - `release_name`: the Helm release, whose name the chart puts in every pod's labels (the spread selects on it).
     - `service_annotations`: the chart's `service.annotations`, on its monolith and ddp-streamer Services alike.
     Each Secret's digest, where given, goes into the pod annotations of the workloads that read it, so that a new
     credential rolls them (the chart's `podAnnotations` and `microservices.<service>.annotations`).
@@ -201,6 +230,9 @@ def build_values(
         **service_scratch_values(),
         **({"service": {"annotations": dict(service_annotations)}} if service_annotations else {}),
         **placed,
+        **(
+            {"affinity": spread_affinity(chart_pod_labels(release_name, monolith))} if monolith.max_replicas > 1 else {}
+        ),
         # The chart's PDB covers the monolith only (and only above one replica); RocketChatRelease adds the rest.
         "podDisruptionBudget": {"enabled": True, "minAvailable": 1},
         # Routing belongs to RocketChatIngress; the chart's Ingress stays off.
@@ -229,6 +261,8 @@ def build_values(
             service_values["annotations"] = annotations
         if plan.workload.scaling != "singleton":  # the chart fixes stream-hub at one replica
             service_values["replicas"] = plan.replicas
+        if plan.max_replicas > 1:
+            service_values["affinity"] = spread_affinity(chart_pod_labels(release_name, plan))
         values["microservices"].setdefault(plan.workload.key, {}).update(service_values)
 
     if bundled_mongodb_auth_secret is not None:

@@ -6,7 +6,8 @@ Pulumi.prod.yaml and variants of it), and the chart is the pinned version with i
     eval "$(scripts/fetch-chart)"      # or: export ROCKETCHAT_CHART_DIR=/path/to/rocketchat
     venv/bin/python -m pytest tests/test_release_chart.py
 
-Without ROCKETCHAT_CHART_DIR the module is skipped, saying so.
+Without ROCKETCHAT_CHART_DIR they render the chart scripts/fetch-chart keeps in its cache; without either the module is
+skipped, saying so.
 """
 
 from __future__ import annotations
@@ -21,11 +22,17 @@ from typing import Any
 
 import pytest
 
+from components.versions import DEFAULT_CHART_VERSION
+
 CHART_DIR_ENV = "ROCKETCHAT_CHART_DIR"
-if not os.environ.get(CHART_DIR_ENV):
+# Where scripts/fetch-chart keeps the pinned chart, when the variable does not name another.
+FETCHED = Path(os.environ.get("ROCKETCHAT_CHART_CACHE") or Path.home() / ".cache" / "rocketchat-chart")
+FETCHED_CHART = FETCHED / DEFAULT_CHART_VERSION / "rocketchat"
+if not os.environ.get(CHART_DIR_ENV) and not (FETCHED_CHART / "Chart.yaml").is_file():
     pytest.skip(
-        f"{CHART_DIR_ENV} is not set: these tests render the official rocketchat chart with real Helm. "
-        f'Fetch the pinned chart with `eval "$(scripts/fetch-chart)"` (needs network) and run them again.',
+        f"{CHART_DIR_ENV} is not set and {FETCHED_CHART} holds no chart: these tests render the official rocketchat "
+        f'chart with real Helm. Fetch the pinned chart with `eval "$(scripts/fetch-chart)"` (needs network) and run '
+        "them again.",
         allow_module_level=True,
     )
 
@@ -38,7 +45,7 @@ from tools import plan, restricted  # noqa: E402
 from tools.engine import PLACEHOLDER_SECRETS, reveal  # noqa: E402
 from tools.manifests import release_values  # noqa: E402
 
-CHART_DIR = Path(os.environ[CHART_DIR_ENV])
+CHART_DIR = Path(os.environ.get(CHART_DIR_ENV) or FETCHED_CHART)
 ALL = list(VARIANTS)
 WORKLOAD_KINDS = ("Deployment", "StatefulSet")
 # Chart 7.0.2 renders these as Helm test hooks: created by `helm test` only, never by an install or upgrade.
@@ -314,6 +321,31 @@ def test_every_replicated_deployment_has_exactly_one_disruption_budget(name: str
         covered.append(deployment["metadata"]["name"])
     replicated = sorted(n for n, d in result.of_kind("Deployment").items() if d["spec"]["replicas"] > 1)
     assert sorted(covered) == replicated
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_every_replicated_deployment_spreads_its_own_pods_over_nodes_and_zones(name: str) -> None:
+    """As raw mode's topology spread does: preferred anti-affinity, per node then per zone, selecting the very pods of
+    the Deployment (its template's labels), nothing for a single pod."""
+    for deployment in rendered(name).of_kind("Deployment").values():
+        spec = deployment["spec"]
+        preferred = (
+            (spec["template"]["spec"].get("affinity") or {})
+            .get("podAntiAffinity", {})
+            .get("preferredDuringSchedulingIgnoredDuringExecution", [])
+        )
+        if spec["replicas"] < 2:
+            assert preferred == [], deployment["metadata"]["name"]
+            continue
+        assert [(t["podAffinityTerm"]["topologyKey"], t["weight"]) for t in preferred] == [
+            ("kubernetes.io/hostname", 100),
+            ("topology.kubernetes.io/zone", 50),
+        ], deployment["metadata"]["name"]
+        pod_labels = spec["template"]["metadata"]["labels"]
+        for term in preferred:
+            selector = term["podAffinityTerm"]["labelSelector"]["matchLabels"]
+            assert selector.items() <= pod_labels.items()
+            assert rendered(name).selected(selector) == [deployment], "the spread selects other pods too"
 
 
 def restricted_violations(workload: dict[str, Any]) -> list[str]:
