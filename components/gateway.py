@@ -11,7 +11,6 @@ The Gateway API says what Rocket.Chat needs in the route itself where the API ca
 TLS belongs to the Gateway's listeners (cert-manager's Gateway support issues their certificates), not to the route.
 """
 
-
 from importlib.metadata import version
 from typing import Any, NotRequired, TypedDict
 
