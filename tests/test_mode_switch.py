@@ -15,7 +15,7 @@ import pytest
 from components.inventory import HELM_RELEASE, ObjectRef
 from components.k8s import INSTANCE_POD_LABEL
 from stack_config import ConfigError, deployed
-from stack_config.deployed import Deployed, deployed_from
+from stack_config.deployed import Deployed, InClusterDatabase, deployed_from
 from tools.engine import Recording, reveal, run_program
 
 RAW = {"rocketchat:mode": "raw"}
@@ -53,7 +53,9 @@ def test_a_new_stack_has_nothing_deployed_and_anything_goes(prod: Recording) -> 
     assert run_program("prod", deployed=None).resources == prod.resources
 
 
-def test_the_last_deployment_is_read_as_the_engine_keeps_it(prod: Recording, prod_raw: Recording) -> None:
+def test_the_last_deployment_is_read_as_the_engine_keeps_it(
+    prod: Recording, prod_raw: Recording, dev: Recording
+) -> None:
     def as_engine_gives(r: Recording) -> tuple[dict, dict]:
         return r.outputs, {x.urn: {"type": x.type, "outputs": x.outputs} for x in r.resources}
 
@@ -93,6 +95,30 @@ def test_the_last_deployment_is_read_as_the_engine_keeps_it(prod: Recording, pro
         legacy_names=False,
         objects=object_refs("rocketchat", both, raw),
     )
+    # dev: its in-cluster MongoDB (where its data lives), no PodDisruptionBudget below two pods, no licence.
+    assert deployed_from(*as_engine_gives(dev)) == Deployed(
+        "raw",
+        "rocketchat",
+        None,
+        namespace="rocketchat-dev",
+        namespace_created=True,
+        database=InClusterDatabase("rocketchat-dev", "rocketchat-mongodb", 1, "8Gi", None),
+        legacy_names=False,
+        objects=object_refs(
+            "rocketchat-dev",
+            {
+                "Namespace": ["rocketchat-dev"],
+                "StatefulSet": ["rocketchat-nats", "rocketchat-mongodb"],
+                "Service": ["rocketchat-nats", "rocketchat-nats-headless", "rocketchat-mongodb-headless"],
+                "Secret": ["rocketchat-nats-config", "rocketchat-bus", "rocketchat-mongodb"],
+                "NetworkPolicy": [
+                    f"rocketchat-{p}" for p in ("default-deny-ingress", "web", "metrics", "nats", "mongodb")
+                ],
+                "Ingress": ["rocketchat"],
+            },
+            {**raw, "PodDisruptionBudget": []},
+        ),
+    )
     # Deployments from before the stack component recorded its instance: the rule of that time.
     old_helm = {"urn:r": {"type": "kubernetes:helm.sh/v3:Release", "outputs": {"name": "chat"}}}
     assert deployed_from({"mode": "helm"}, old_helm) == Deployed(
@@ -115,6 +141,29 @@ def test_the_last_deployment_is_read_as_the_engine_keeps_it(prod: Recording, pro
         namespace="rocketchat",
         legacy_names=True,
         objects=frozenset({ObjectRef("StatefulSet", "rocketchat", "nats")}),
+    )
+    # ... or its in-cluster MongoDB's, `mongodb`: the database is read where it is.
+    old_mongo = {
+        "urn:pulumi:dev::rocketchat::rocketchat:index:RocketChatStack$rocketchat:index:MongoReplicaSet"
+        "$kubernetes:apps/v1:StatefulSet::mongodb": {
+            "type": "kubernetes:apps/v1:StatefulSet",
+            "outputs": {
+                "metadata": {"name": "mongodb", "namespace": "rocketchat-dev"},
+                "spec": {
+                    "replicas": 3,
+                    "volumeClaimTemplates": [{"spec": {"resources": {"requests": {"storage": "20Gi"}}}}],
+                },
+            },
+        }
+    }
+    assert deployed_from({"mode": "raw", "namespace": "rocketchat-dev"}, old_mongo) == Deployed(
+        "raw",
+        "rocketchat",
+        None,
+        namespace="rocketchat-dev",
+        database=InClusterDatabase("rocketchat-dev", "mongodb", 3, "20Gi", None),
+        legacy_names=True,
+        objects=frozenset({ObjectRef("StatefulSet", "rocketchat-dev", "mongodb")}),
     )
 
 

@@ -189,7 +189,7 @@ def test_a_digest_pins_an_image(recordings: dict[str, Recording]) -> None:
 
 
 def test_an_unpinned_init_container_image_is_rejected(recordings: dict[str, Recording]) -> None:
-    resource_type, props = workload(recordings["dev"], "StatefulSet", "mongodb")
+    resource_type, props = workload(recordings["dev"], "StatefulSet", "rocketchat-mongodb")
     container = first_container(props)
     props["spec"]["template"]["spec"]["initContainers"] = [
         {"name": "wait", "image": "docker.io/library/busybox", "resources": container["resources"]}
