@@ -135,9 +135,11 @@ def hardened_pod_spec(
     placement: PlacementArgs | None,
     termination_grace_period_seconds: int | None = None,
     sidecars: list[core.ContainerArgs] | None = None,
+    image_pull_secrets: list[dict[str, str]] | None = None,
 ) -> core.PodSpecArgs:
     """The pod every component runs: restricted security, no API token, no service-link env, spread, placed."""
     return core.PodSpecArgs(
+        image_pull_secrets=[core.LocalObjectReferenceArgs(name=s["name"]) for s in image_pull_secrets or []] or None,
         automount_service_account_token=False,
         # Service links would inject <SERVICE>_PORT variables, which Rocket.Chat's own env handling does not expect.
         enable_service_links=False,

@@ -8,7 +8,7 @@ from pulumi_kubernetes.autoscaling import v2 as autoscaling
 from pulumi_kubernetes.core import v1 as core
 from pulumi_kubernetes.meta import v1 as meta
 
-from components import k8s
+from components import images, k8s
 from components.args import PlacementArgs, SecretKeyArgs, WorkloadArgs, requests_and_limits, whole
 from components.catalog import (
     BROKER_ENV,
@@ -20,6 +20,7 @@ from components.catalog import (
     Workload,
 )
 from components.credentials import rollout_annotations, secret_env
+from components.images import ImagesArgs
 from components.planning import Autoscaling, WorkloadPlan, autoscaling_for, workload_plan
 
 
@@ -39,6 +40,8 @@ class MicroserviceSetArgs(TypedDict):
     """The Secret key holding the Enterprise licence (the monolith reads it)."""
     instance: NotRequired[str]
     placement: NotRequired[PlacementArgs]
+    images: NotRequired[ImagesArgs]
+    """A registry mirror, pull secrets and digests for the Rocket.Chat images (components/images.py)."""
     streaming_service_annotations: NotRequired[dict[str, str]]
     """Annotations of the Service websockets go to (ddp-streamer's; the monolith's when it runs alone), for ingress
     controllers that read their affinity there (components/controllers.py)."""
@@ -162,7 +165,7 @@ class MicroserviceSet(pulumi.ComponentResource):
 
         container = core.ContainerArgs(
             name=workload.name,
-            image=f"{workload.image}:{version}",
+            image=str(images.resolve(workload.image, args.get("images"), workload.key, version)),
             image_pull_policy=k8s.IMAGE_PULL_POLICY,
             env=container_env(args, workload),
             ports=[core.ContainerPortArgs(name=n, container_port=p) for n, p in workload.container_ports.items()],
@@ -197,6 +200,7 @@ class MicroserviceSet(pulumi.ComponentResource):
                         selector=selector,
                         replicas=plan.max_replicas,
                         placement=args.get("placement"),
+                        image_pull_secrets=images.pull_secrets(args.get("images")),
                     ),
                 ),
             ),

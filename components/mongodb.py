@@ -13,9 +13,10 @@ from pulumi_kubernetes.apps import v1 as apps
 from pulumi_kubernetes.core import v1 as core
 from pulumi_kubernetes.meta import v1 as meta
 
-from components import k8s
+from components import images, k8s
 from components.args import PlacementArgs, ResourcesArgs, requests_and_limits, whole
 from components.catalog import DEFAULT_INSTANCE, MONGODB_IMAGE, MONGODB_RESOURCES, MONGODB_UID
+from components.images import ImagesArgs
 
 MONGODB_PORT = 27017
 REPLICA_SET = "rs0"
@@ -162,6 +163,8 @@ class MongoReplicaSetArgs(TypedDict):
     object_name: NotRequired[str]
     """The Kubernetes name of its StatefulSet (and the prefix of its headless Service and PDB); default: the resource
     name."""
+    images: NotRequired[ImagesArgs]
+    """A registry mirror, pull secrets and a digest (key `mongodb`) for its image."""
 
 
 class MongoReplicaSet(pulumi.ComponentResource):
@@ -211,7 +214,7 @@ class MongoReplicaSet(pulumi.ComponentResource):
         membership = mongosh(membership_script(object_name, namespace, replicas))
         container = core.ContainerArgs(
             name="mongodb",
-            image=MONGODB_IMAGE,
+            image=str(images.resolve(MONGODB_IMAGE, args.get("images"), "mongodb")),
             image_pull_policy=k8s.IMAGE_PULL_POLICY,
             args=["--replSet", REPLICA_SET, "--bind_ip_all", "--dbpath", "/data/db"],
             env=[core.EnvVarArgs(name="HOME", value="/tmp")],
@@ -250,6 +253,7 @@ class MongoReplicaSet(pulumi.ComponentResource):
                         selector=selector,
                         replicas=replicas,
                         placement=args.get("placement"),
+                        image_pull_secrets=images.pull_secrets(args.get("images")),
                     ),
                 ),
                 volume_claim_templates=[

@@ -7,7 +7,7 @@ from pulumi_kubernetes.apps import v1 as apps
 from pulumi_kubernetes.core import v1 as core
 from pulumi_kubernetes.meta import v1 as meta
 
-from components import k8s
+from components import images, k8s
 from components.args import PlacementArgs, ResourcesArgs, requests_and_limits, whole
 from components.catalog import (
     DEFAULT_INSTANCE,
@@ -18,6 +18,7 @@ from components.catalog import (
     NATS_UID,
 )
 from components.credentials import ROLLOUT_ANNOTATION_PREFIX, digest_of
+from components.images import ImagesArgs
 from components.passwords import GeneratedPassword
 
 CLIENT_PORT = 4222
@@ -103,6 +104,8 @@ class NatsClusterArgs(TypedDict):
     placement: NotRequired[PlacementArgs]
     metrics_exporter: NotRequired[bool]
     """Run prometheus-nats-exporter beside each server (port `metrics`, 7777), for a PodMonitor to scrape."""
+    images: NotRequired[ImagesArgs]
+    """A registry mirror, pull secrets and digests (keys `nats`, `natsExporter`) for its images."""
     object_name: NotRequired[str]
     """The Kubernetes name of its StatefulSet and client Service, and the prefix of its other objects (default: the
     resource name). Two clusters in one namespace need two names."""
@@ -119,13 +122,13 @@ def nats_object_names(object_name: str) -> dict[str, str]:
     }
 
 
-def exporter_container() -> core.ContainerArgs:
+def exporter_container(given: ImagesArgs | None = None) -> core.ContainerArgs:
     """prometheus-nats-exporter reading the server's monitoring port over localhost: the server's counters (/varz)
     and its routes (/routez), what the alerts and dashboards read, as Prometheus metrics."""
     requests, limits = NATS_EXPORTER_RESOURCES.requests, NATS_EXPORTER_RESOURCES.limits
     return core.ContainerArgs(
         name="metrics",
-        image=NATS_EXPORTER_IMAGE,
+        image=str(images.resolve(NATS_EXPORTER_IMAGE, given, "natsExporter")),
         image_pull_policy=k8s.IMAGE_PULL_POLICY,
         args=["-port", str(METRICS_PORT), "-varz", "-routez", f"http://localhost:{MONITOR_PORT}"],
         ports=[core.ContainerPortArgs(name="metrics", container_port=METRICS_PORT)],
@@ -210,7 +213,7 @@ class NatsCluster(pulumi.ComponentResource):
 
         container = core.ContainerArgs(
             name="nats",
-            image=args.get("image", NATS_IMAGE),
+            image=args.get("image") or str(images.resolve(NATS_IMAGE, args.get("images"), "nats")),
             image_pull_policy=k8s.IMAGE_PULL_POLICY,
             args=["--config", f"{CONFIG_DIR}/nats.conf"],
             env=[
@@ -265,7 +268,8 @@ class NatsCluster(pulumi.ComponentResource):
                         placement=args.get("placement"),
                         # Longer than the lame-duck duration so clients drain before the kill.
                         termination_grace_period_seconds=60,
-                        sidecars=[exporter_container()] if args.get("metrics_exporter") else None,
+                        sidecars=[exporter_container(args.get("images"))] if args.get("metrics_exporter") else None,
+                        image_pull_secrets=images.pull_secrets(args.get("images")),
                     ),
                 ),
             ),

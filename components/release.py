@@ -11,6 +11,7 @@ from components import k8s
 from components.args import PlacementArgs, SecretKeyArgs, WorkloadArgs, whole
 from components.catalog import DDP_STREAMER, DEFAULT_INSTANCE, MONOLITH, Workload
 from components.credentials import MONGO_SECRET_KEY, secret_key
+from components.images import ImagesArgs
 from components.microservices import plans_of
 from components.passwords import GeneratedPassword
 from components.release_values import (
@@ -62,6 +63,9 @@ class RocketChatReleaseArgs(TypedDict):
     license_secret: NotRequired[SecretKeyArgs]
     placement: NotRequired[PlacementArgs]
     pod_monitor: NotRequired[bool]
+    images: NotRequired[ImagesArgs]
+    """A registry mirror and pull secrets for every image the chart runs (its Rocket.Chat images and its bundled
+    MongoDB's: `global.imageRegistry`); no digests (the chart gives every Rocket.Chat image one tag)."""
     streaming_service_annotations: NotRequired[dict[str, str]]
     """Annotations for the Service websockets go to, for ingress controllers that read affinity there; the chart
     has one `service.annotations` for the monolith's and ddp-streamer's Services alike."""
@@ -140,6 +144,7 @@ class RocketChatRelease(pulumi.ComponentResource):
             pod_monitor=args.get("pod_monitor", False),
             service_annotations=args.get("streaming_service_annotations"),
             release_name=release,
+            images=args.get("images"),
         )
 
         self.release = helm.Release(

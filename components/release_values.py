@@ -22,9 +22,11 @@ from components.catalog import (
     NATS_UID,
     ROCKETCHAT_UID,
     STREAM_HUB,
+    WORKLOADS_BY_KEY,
     Workload,
 )
 from components.credentials import MONGO_SECRET_KEY, rollout_annotations
+from components.images import ImagesArgs, parse, pull_secrets
 from components.mongodb import DEFAULT_STORAGE
 from components.planning import WorkloadPlan
 
@@ -169,6 +171,27 @@ def spread_affinity(pod_labels: dict[str, str]) -> dict[str, Any]:
     }
 
 
+MONOLITH_IMAGE_KEY = "monolith"
+
+
+def image_registry_values(images: ImagesArgs | None) -> dict[str, Any]:
+    """`global.imageRegistry` (the chart puts it before every image's path, and so does its bundled MongoDB) and
+    `imagePullSecrets`, where the stack has them."""
+    values: dict[str, Any] = {}
+    if (images or {}).get("registry"):
+        values["global"] = {"imageRegistry": images["registry"].rstrip("/")}  # type: ignore[index]
+    if secrets := pull_secrets(images):
+        values["imagePullSecrets"] = secrets
+    return values
+
+
+def _repository(key: str, images: ImagesArgs | None) -> dict[str, str]:
+    """With a mirror, a workload's repository is its path alone (the chart prefixes `global.imageRegistry`)."""
+    if not (images or {}).get("registry"):
+        return {}
+    return {"repository": parse(f"{WORKLOADS_BY_KEY[key].image}:tag").repository}
+
+
 def chart_pod_labels(release: str, plan: WorkloadPlan) -> dict[str, str]:
     """The labels the chart gives a workload's pods (its Deployment's selector)."""
     name = "rocketchat" if plan.workload.is_monolith else f"{release}-{plan.workload.name}"
@@ -191,6 +214,7 @@ def build_values(
     pod_monitor: bool = False,
     service_annotations: dict[str, str] | None = None,
     release_name: str = "rocketchat",
+    images: ImagesArgs | None = None,
 ) -> dict[str, Any]:
     """The chart values for this stack. Pure: Secret names in, a plain dict out, with no credential anywhere in it.
 
@@ -202,6 +226,8 @@ def build_values(
     - `license_secret`: the licence, handed to the monolith through `extraEnv` (the chart's `license` value would
       put it in the Deployment as a literal).
     - `bundled_mongodb`, `bundled_mongodb_auth_secret`: the chart's own MongoDB, its passwords read from that Secret.
+    - `images`: a mirror for every image (the chart's `global.imageRegistry`, which it and its bundled MongoDB put
+      before each image's path) and `imagePullSecrets`.
     - `release_name`: the Helm release, whose name the chart puts in every pod's labels (the spread selects on it).
     - `service_annotations`: the chart's `service.annotations`, on its monolith and ddp-streamer Services alike.
     Each Secret's digest, where given, goes into the pod annotations of the workloads that read it, so that a new
@@ -216,7 +242,8 @@ def build_values(
     assert monolith.workload.is_monolith, "the monolith comes first"
 
     values: dict[str, Any] = {
-        "image": {"tag": version},
+        "image": {"tag": version, **_repository(MONOLITH_IMAGE_KEY, images)},
+        **image_registry_values(images),
         # No `host`: the chart would set ROOT_URL to https://<host> even without TLS; ROOT_URL comes from extraEnv.
         "replicaCount": monolith.replicas,
         "resources": _resources(monolith),
@@ -259,6 +286,8 @@ def build_values(
         }
         if annotations := rollout_annotations(service_reads):
             service_values["annotations"] = annotations
+        if repository := _repository(plan.workload.key, images):
+            service_values["image"] = repository
         if plan.workload.scaling != "singleton":  # the chart fixes stream-hub at one replica
             service_values["replicas"] = plan.replicas
         if plan.max_replicas > 1:

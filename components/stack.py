@@ -19,6 +19,7 @@ from components.credentials import (
     secret_key,
 )
 from components.gateway import ParentRefArgs, RocketChatRoute
+from components.images import ImagesArgs
 from components.ingress import DEFAULT_CLASS, DEFAULT_DNS_TTL, RocketChatIngress, dns_records, ingress_controller
 from components.microservices import MicroserviceSet
 from components.mongodb import MongoReplicaSet
@@ -141,6 +142,8 @@ class RocketChatStackArgs(TypedDict):
     dns: NotRequired[DnsArgs]
     scheduling: NotRequired[PlacementArgs]
     monitoring: NotRequired[MonitoringArgs]
+    images: NotRequired[ImagesArgs]
+    """A registry mirror, pull secrets and digests for every image of the stack (components/images.py)."""
     owner: NotRequired[str]
     """Recorded on every Kubernetes object of the stack (`rocketchat.chat/owned-by`): `<organization>/<project>/<stack>`
     of the Pulumi stack that makes them."""
@@ -456,6 +459,7 @@ class RocketChatStack(pulumi.ComponentResource):
                     "replicas": settings.get("replicas", 1),
                     "instance": self._instance,
                     "object_name": nats_object_name(args),
+                    "images": args.get("images"),
                     "resources": settings.get("resources") or {},
                     "placement": args.get("scheduling") or {},
                     # Scraped: each server gets its metrics exporter.
@@ -481,6 +485,7 @@ class RocketChatStack(pulumi.ComponentResource):
                     {
                         "namespace": args.get("namespace", DEFAULT_NAMESPACE),
                         "object_name": mongo_object_name(args),
+                        "images": args.get("images"),
                         "replicas": in_cluster.get("replicas"),
                         "storage": in_cluster.get("storage"),
                         "storage_class_name": in_cluster.get("storage_class_name"),
@@ -537,6 +542,7 @@ class RocketChatStack(pulumi.ComponentResource):
                         "bundled_nats_replicas": (args.get("nats") or {}).get("replicas", 1),
                         "license_secret": license_read,
                         "placement": placement,
+                        "images": args.get("images"),
                         "streaming_service_annotations": streaming_service_annotations(args) or None,
                         # No chart PodMonitor: StackMonitoring's selects the pods of both modes alike.
                     }
@@ -558,6 +564,7 @@ class RocketChatStack(pulumi.ComponentResource):
                     "license": license_read,
                     "instance": instance,
                     "placement": placement,
+                    "images": args.get("images"),
                     "streaming_service_annotations": streaming_service_annotations(args) or None,
                 }
             ),

@@ -78,6 +78,8 @@ def cross_key_problems(
         )
 
     problems += _autoscaling_problems(config, failed)
+    if not _broken(failed, "images") and not _broken(failed, "mode") and not _broken(failed, "nats", "bundled"):
+        problems += _image_problems(config)
 
     stream_hub_keys = ("version", "microservices", "mode")
     if (
@@ -88,6 +90,29 @@ def cross_key_problems(
         problems += _stream_hub_problems(config, Version.parse(config.version))
         if config.mode == "helm":
             problems += _chart_stream_hub_problems(config, Version.parse(config.version))
+    return problems
+
+
+ROCKETCHAT_IMAGE_KEYS = ("monolith", "account", "authorization", "presence", "ddpStreamer", "streamHub")
+
+
+def _image_problems(config: StackConfig) -> list[str]:
+    """What the official chart cannot do with images (checked against chart 7.0.2's templates)."""
+    if config.mode != "helm":
+        return []
+    problems = [
+        f"{_key(['images', 'digests', key])}: the official chart gives every Rocket.Chat image the one tag "
+        "`image.tag`, so it cannot pull one of them by digest; remove it (a digest still pins NATS, its exporter and "
+        "MongoDB), mirror that digest under the version's tag, or use mode 'raw'"
+        for key in sorted(config.images.digests)
+        if key in ROCKETCHAT_IMAGE_KEYS
+    ]
+    if config.images.registry and config.nats.bundled:
+        problems.append(
+            f"{_key(['images', 'registry'])}: the chart's bundled NATS (its nats chart 0.15) takes no registry, so "
+            "its images would still come from Docker Hub; remove rocketchat:nats.bundled (the stack's own NATS "
+            "follows the mirror) or rocketchat:images.registry"
+        )
     return problems
 
 

@@ -7,6 +7,7 @@ the stack's `RocketChatStackArgs` but for the secrets.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Annotated, Literal
 
@@ -273,6 +274,37 @@ class Toleration(_Model):
     """Checked against the other fields with the stack's objects (stack_config/objects.py), key by key."""
 
 
+IMAGE_KEYS = Literal[
+    "monolith", "account", "authorization", "presence", "ddpStreamer", "streamHub", "nats", "natsExporter", "mongodb"
+]
+"""The stack's images, by the key `images.digests` pins them under: each Rocket.Chat workload, NATS, its exporter,
+the in-cluster MongoDB."""
+
+
+def _registry(value: str) -> str:
+    if not re.fullmatch(r"[a-z0-9]([-a-z0-9.]*[a-z0-9])?(:[0-9]{1,5})?(/[a-z0-9]+([._/-][a-z0-9]+)*)?", value):
+        raise ValueError(
+            f"{value!r} is not a registry: a host name, an optional :port and an optional path, without a scheme, "
+            "e.g. registry.example.com:5000/mirror"
+        )
+    return value
+
+
+def _digest(value: str) -> str:
+    if not re.fullmatch(r"sha256:[0-9a-f]{64}", value):
+        raise ValueError(f"{value!r} is not an image digest: sha256: and 64 lowercase hex digits")
+    return value
+
+
+class ImagesConfig(_Model):
+    registry: Annotated[str, AfterValidator(_registry)] | None = None
+    """A mirror that serves every image of the stack under the image's own path."""
+    pull_secrets: list[DnsSubdomain] = Field([], alias="pullSecrets")
+    """Existing image pull Secrets every pod of the stack uses."""
+    digests: dict[IMAGE_KEYS, Annotated[str, AfterValidator(_digest)]] = {}
+    """Pin images by digest (raw mode's Rocket.Chat images; NATS, its exporter and MongoDB in both modes)."""
+
+
 class SchedulingConfig(_Model):
     tolerations: list[Toleration] = []
     node_selector: dict[LabelKey, LabelValue] = Field({}, alias="nodeSelector")
@@ -312,6 +344,7 @@ class StackConfig(_Model):
     gateway: GatewayConfig | None = None
     dns: DnsConfig = DnsConfig()
     scheduling: SchedulingConfig = SchedulingConfig()
+    images: ImagesConfig = ImagesConfig()
     monitoring: MonitoringConfig = MonitoringConfig()
     mongo_url: SecretStr | None = Field(None, alias="mongoUrl")
     license: SecretStr | None = None

@@ -4,14 +4,17 @@
                                 [--chart-dir DIR] [--json FILE]
     python -m tools.plan diff --stack prod --base origin/main [--set KEY=VALUE ...] [--chart-dir DIR]
                               [--format text|markdown] [--exit-code]
+    python -m tools.plan images --stack prod [--set KEY=VALUE ...] [--chart-dir DIR]
 
 Both run the real program through the in-process engine the tests use (tools.engine), so they need neither the
 Pulumi CLI nor a cluster. `render` writes every Kubernetes object as YAML (tools.manifests), the values of each
 helm.v3.Release and, when a chart directory is given (or ROCKETCHAT_CHART_DIR is set), the chart rendered by real
 Helm with those values; then it prints one summary line: objects by kind and what the workloads request and may use
 (replicas x per-container amounts). `diff` renders the stack at a git revision and in the working tree and prints
-a unified diff per object (keyed by kind/namespace/name), counts first. Secret values are redacted in both, and
-always in `diff`. `--set` overrides apply to the working tree's side only, for a what-if against the base
+a unified diff per object (keyed by kind/namespace/name), counts first. `images` prints every image the stack's pods
+pull, one a line with the workloads that pull it (for mirroring into an air-gapped registry); in helm mode it needs
+the chart (--chart-dir, ROCKETCHAT_CHART_DIR, or the one scripts/fetch-chart keeps). Secret values are redacted in
+both, and always in `diff`. `--set` overrides apply to the working tree's side only, for a what-if against the base
 (`diff --base HEAD --set rocketchat:monolith='{"replicas": 5}'`).
 
 This module is the command line only: it parses the arguments, calls tools.plan.render or tools.plan.revision, prints
@@ -32,6 +35,15 @@ from tools.plan.render import CHART_DIR_ENV, render_stack, write_render
 from tools.plan.revision import diff_stack
 from tools.plan.summary import summary_line
 from tools.redaction import REDACTION_KEY_ENV
+
+
+def _fetched_chart() -> Path | None:
+    """The pinned chart where scripts/fetch-chart keeps it, if it is there."""
+    from components.versions import DEFAULT_CHART_VERSION
+
+    cache = Path(os.environ.get("ROCKETCHAT_CHART_CACHE") or Path.home() / ".cache" / "rocketchat-chart")
+    chart = cache / DEFAULT_CHART_VERSION / "rocketchat"
+    return chart if (chart / "Chart.yaml").is_file() else None
 
 
 def _chart_dir(given: Path | None) -> Path | None:
@@ -63,6 +75,11 @@ def main(argv: list[str] | None = None) -> int:
     diff.add_argument("--format", choices=("text", "markdown"), default="text")
     diff.add_argument("--exit-code", action="store_true", help="exit 1 when objects differ (like git diff)")
 
+    images = commands.add_parser("images", help="every image the stack's pods pull, one a line, for mirroring")
+    images.add_argument("--stack", required=True)
+    images.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
+    images.add_argument("--chart-dir", type=Path, help=f"the chart to render Releases with (default ${CHART_DIR_ENV})")
+
     args = parser.parse_args(argv)
     try:
         chart_dir = _chart_dir(args.chart_dir)
@@ -86,6 +103,22 @@ def main(argv: list[str] | None = None) -> int:
             if args.json is not None:
                 args.json.write_text(json.dumps(rendered.to_json(), indent=1, sort_keys=True))
             print(summary_line(args.stack, rendered.summary))
+            return 0
+        if args.command == "images":
+            from tools.manifests import parse_overrides
+            from tools.plan.images import format_images, stack_images
+
+            rendered = render_stack(
+                args.stack, parse_overrides(args.overrides), chart_dir=chart_dir or _fetched_chart()
+            )
+            if any(o.source.startswith("values:") for o in rendered.objects) and not any(
+                o.source.startswith("chart:") for o in rendered.objects
+            ):
+                raise PlanError(
+                    "helm mode: the chart's images are known only from the chart rendered with the stack's values; "
+                    f"give --chart-dir or {CHART_DIR_ENV}, or fetch the pinned chart with scripts/fetch-chart"
+                )
+            print(format_images(stack_images(rendered.objects)), end="")
             return 0
         plan = diff_stack(args.stack, args.base, args.overrides, chart_dir)
         print(format_markdown(plan) if args.format == "markdown" else format_text(plan), end="")
