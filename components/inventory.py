@@ -8,6 +8,7 @@ queued even when the program fails). The tests hold this list equal to what the 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from components.microservices import workload_name
 from components.nats import nats_object_names
@@ -15,6 +16,7 @@ from components.planning import plan_workloads
 from components.release import DEFAULT_RELEASE_NAME
 from components.stack import (
     DEFAULT_NAMESPACE,
+    WORKSPACE_KEYS,
     RocketChatStackArgs,
     default_deny,
     gateway_parents,
@@ -26,6 +28,7 @@ from components.stack import (
     sizing,
     stack_instance,
 )
+from components.workspace import secret_values
 
 
 @dataclass(frozen=True)
@@ -50,6 +53,7 @@ KINDS: dict[str, ApiKind] = {
     "Secret": ApiKind("v1", "secrets"),
     "Service": ApiKind("v1", "services"),
     "ConfigMap": ApiKind("v1", "configmaps"),
+    "PersistentVolumeClaim": ApiKind("v1", "persistentvolumeclaims"),
     "Deployment": ApiKind("apps/v1", "deployments"),
     "StatefulSet": ApiKind("apps/v1", "statefulsets"),
     "PodDisruptionBudget": ApiKind("policy/v1", "poddisruptionbudgets"),
@@ -107,6 +111,14 @@ def stack_objects(args: RocketChatStackArgs) -> list[ObjectRef]:
         add("Secret", f"{instance}-mongodb")
     if args.get("license") is not None:
         add("Secret", f"{instance}-license")
+
+    workspace: Any = {key: args[key] for key in WORKSPACE_KEYS if args.get(key) is not None}  # type: ignore[literal-required]
+    if secret_values(workspace):
+        add("Secret", f"{instance}-settings")
+    if workspace.get("trusted_ca"):
+        add("ConfigMap", f"{instance}-trusted-ca")
+    if (workspace.get("uploads") or {}).get("storage") == "filesystem":
+        add("PersistentVolumeClaim", f"{instance}-uploads")
 
     plans, _ = plan_workloads(sizing(args))
     if helm:

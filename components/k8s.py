@@ -113,10 +113,16 @@ def resources(requests: dict[str, str], limits: dict[str, str]) -> core.Resource
     return core.ResourceRequirementsArgs(requests=requests, limits=limits)
 
 
-def scratch_volumes(paths: tuple[str, ...]) -> tuple[list[core.VolumeArgs], list[core.VolumeMountArgs]]:
-    """An emptyDir for each path the process writes, so the root filesystem can be read-only."""
+def scratch_volumes(
+    paths: tuple[str, ...], sizes: dict[str, str] | None = None
+) -> tuple[list[core.VolumeArgs], list[core.VolumeMountArgs]]:
+    """An emptyDir for each path the process writes, so the root filesystem can be read-only (1Gi unless `sizes`
+    says otherwise for a path)."""
     names = [f"scratch-{i}" for i in range(len(paths))]
-    volumes = [core.VolumeArgs(name=n, empty_dir=core.EmptyDirVolumeSourceArgs(size_limit="1Gi")) for n in names]
+    volumes = [
+        core.VolumeArgs(name=n, empty_dir=core.EmptyDirVolumeSourceArgs(size_limit=(sizes or {}).get(p, "1Gi")))
+        for n, p in zip(names, paths, strict=True)
+    ]
     mounts = [core.VolumeMountArgs(name=n, mount_path=p) for n, p in zip(names, paths, strict=False)]
     return volumes, mounts
 

@@ -22,6 +22,7 @@ from components.catalog import (
 from components.credentials import rollout_annotations, secret_env
 from components.images import ImagesArgs
 from components.planning import Autoscaling, WorkloadPlan, autoscaling_for, workload_plan
+from components.workspace import CA_MOUNT_DIR, UPLOADS_PATH, WorkloadConfigArgs, env_vars
 
 
 class MicroserviceSetArgs(TypedDict):
@@ -42,6 +43,8 @@ class MicroserviceSetArgs(TypedDict):
     placement: NotRequired[PlacementArgs]
     images: NotRequired[ImagesArgs]
     """A registry mirror, pull secrets and digests for the Rocket.Chat images (components/images.py)."""
+    configuration: NotRequired[WorkloadConfigArgs]
+    """Rocket.Chat's own configuration (RocketChatWorkspace): settings, secrets, the CA, the uploads volume."""
     streaming_service_annotations: NotRequired[dict[str, str]]
     """Annotations of the Service websockets go to (ddp-streamer's; the monolith's when it runs alone), for ingress
     controllers that read their affinity there (components/controllers.py)."""
@@ -91,7 +94,49 @@ def container_env(args: MicroserviceSetArgs, workload: Workload) -> list[core.En
                 value_from=core.EnvVarSourceArgs(field_ref=core.ObjectFieldSelectorArgs(field_path="status.podIP")),
             ),
         ]
-    return env + [secret_env(name, source) for name, source in secrets.items()]  # the licence, where given
+    env += [secret_env(name, source) for name, source in secrets.items()]  # the licence, where given
+    configuration = args.get("configuration") or {}
+    env += env_vars(configuration.get("env") or [])
+    if workload.is_monolith:
+        env += env_vars(configuration.get("monolith_env") or [])
+    return env
+
+
+def pod_annotations(args: MicroserviceSetArgs, workload: Workload) -> dict[str, pulumi.Input[str]]:
+    """What rolls a workload's pods: the digests of the credentials and configuration it reads."""
+    configuration = args.get("configuration") or {}
+    annotations = rollout_annotations(secrets_read(args, workload)) | dict(configuration.get("annotations") or {})
+    if workload.is_monolith:
+        annotations |= dict(configuration.get("monolith_annotations") or {})
+    return annotations
+
+
+def workload_volumes(
+    args: MicroserviceSetArgs, workload: Workload
+) -> tuple[list[core.VolumeArgs], list[core.VolumeMountArgs]]:
+    """The writable paths (the monolith's uploads on the workspace's claim where it has one; its /tmp sized for the
+    uploads it stages), and the organisation's CA, read-only, where given."""
+    configuration = args.get("configuration") or {}
+    claim = configuration.get("uploads_claim") if workload.is_monolith else None
+    scratch = tuple(p for p in workload.writable_paths if not (claim and p == UPLOADS_PATH))
+    sizes = {"/tmp": configuration["tmp_size"]} if workload.is_monolith and configuration.get("tmp_size") else {}
+    volumes, mounts = k8s.scratch_volumes(scratch, sizes)
+    if claim:
+        volumes.append(
+            core.VolumeArgs(
+                name="uploads", persistent_volume_claim=core.PersistentVolumeClaimVolumeSourceArgs(claim_name=claim)
+            )
+        )
+        mounts.append(core.VolumeMountArgs(name="uploads", mount_path=UPLOADS_PATH))
+    if configuration.get("trusted_ca_config_map"):
+        volumes.append(
+            core.VolumeArgs(
+                name="trusted-ca",
+                config_map=core.ConfigMapVolumeSourceArgs(name=configuration["trusted_ca_config_map"]),
+            )
+        )
+        mounts.append(core.VolumeMountArgs(name="trusted-ca", mount_path=CA_MOUNT_DIR, read_only=True))
+    return volumes, mounts
 
 
 def _strategy(workload: Workload) -> apps.DeploymentStrategyArgs:
@@ -161,7 +206,7 @@ class MicroserviceSet(pulumi.ComponentResource):
         selector = rocketchat_selector(instance, workload)
         obj_labels = k8s.object_labels(selector, version)
         child = pulumi.ResourceOptions(parent=self)
-        volumes, mounts = k8s.scratch_volumes(workload.writable_paths)
+        volumes, mounts = workload_volumes(args, workload)
 
         container = core.ContainerArgs(
             name=workload.name,
@@ -191,7 +236,7 @@ class MicroserviceSet(pulumi.ComponentResource):
                     # A new credential rolls the pods that read it (see components/credentials.py).
                     metadata=meta.ObjectMetaArgs(
                         labels=obj_labels | k8s.rocketchat_pod_labels(instance),
-                        annotations=rollout_annotations(secrets_read(args, workload)) or None,
+                        annotations=pod_annotations(args, workload) or None,
                     ),
                     spec=k8s.hardened_pod_spec(
                         uid=ROCKETCHAT_UID,

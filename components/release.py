@@ -25,6 +25,7 @@ from components.release_values import (
     chart_source,
 )
 from components.versions import DEFAULT_CHART_REPO, DEFAULT_CHART_VERSION
+from components.workspace import WorkloadConfigArgs
 
 DEFAULT_RELEASE_NAME = "rocketchat"
 
@@ -63,6 +64,8 @@ class RocketChatReleaseArgs(TypedDict):
     license_secret: NotRequired[SecretKeyArgs]
     placement: NotRequired[PlacementArgs]
     pod_monitor: NotRequired[bool]
+    configuration: NotRequired[WorkloadConfigArgs]
+    """Rocket.Chat's own configuration (RocketChatWorkspace): the monolith's settings and secrets, the CA, uploads."""
     images: NotRequired[ImagesArgs]
     """A registry mirror and pull secrets for every image the chart runs (its Rocket.Chat images and its bundled
     MongoDB's: `global.imageRegistry`); no digests (the chart gives every Rocket.Chat image one tag)."""
@@ -145,6 +148,7 @@ class RocketChatRelease(pulumi.ComponentResource):
             service_annotations=args.get("streaming_service_annotations"),
             release_name=release,
             images=args.get("images"),
+            configuration=args.get("configuration"),
         )
 
         self.release = helm.Release(

@@ -29,6 +29,7 @@ from components.credentials import MONGO_SECRET_KEY, rollout_annotations
 from components.images import ImagesArgs, parse, pull_secrets
 from components.mongodb import DEFAULT_STORAGE
 from components.planning import WorkloadPlan
+from components.workspace import CA_MOUNT_DIR, WorkloadConfigArgs, env_values
 
 CHART_NAME = "rocketchat"
 BUNDLED_MONGODB_PORT = 27017
@@ -111,12 +112,20 @@ def block_yaml(value: Any, indent: str = "") -> list[str]:
     return lines
 
 
-def service_scratch_values() -> dict[str, str]:
+def service_scratch_values(trusted_ca_config_map: str | None = None) -> dict[str, str]:
     """A writable /tmp for every service container, whose root filesystem is read-only (the images write only to
-    /tmp; the monolith's /app/uploads and /tmp are the chart's own volumes)."""
+    /tmp; the monolith's /app/uploads and /tmp are the chart's own volumes); and the organisation's CA, read-only, in
+    every Rocket.Chat container, where given."""
+    volumes: list[dict[str, Any]] = []
+    mounts: list[dict[str, Any]] = []
+    if trusted_ca_config_map:
+        volumes.append({"name": "trusted-ca", "configMap": {"name": trusted_ca_config_map}})
+        mounts.append({"name": "trusted-ca", "mountPath": CA_MOUNT_DIR, "readOnly": True})
     return {
-        "extraVolumes": services_only([{"name": "tmp", "emptyDir": {"sizeLimit": "1Gi"}}]),
-        "extraVolumeMounts": services_only([{"name": "tmp", "mountPath": "/tmp"}]),
+        "extraVolumes": "\n".join(
+            [*block_yaml(volumes), services_only([{"name": "tmp", "emptyDir": {"sizeLimit": "1Gi"}}])]
+        ),
+        "extraVolumeMounts": "\n".join([*block_yaml(mounts), services_only([{"name": "tmp", "mountPath": "/tmp"}])]),
     }
 
 
@@ -215,6 +224,7 @@ def build_values(
     service_annotations: dict[str, str] | None = None,
     release_name: str = "rocketchat",
     images: ImagesArgs | None = None,
+    configuration: WorkloadConfigArgs | None = None,
 ) -> dict[str, Any]:
     """The chart values for this stack. Pure: Secret names in, a plain dict out, with no credential anywhere in it.
 
@@ -228,6 +238,8 @@ def build_values(
     - `bundled_mongodb`, `bundled_mongodb_auth_secret`: the chart's own MongoDB, its passwords read from that Secret.
     - `images`: a mirror for every image (the chart's `global.imageRegistry`, which it and its bundled MongoDB put
       before each image's path) and `imagePullSecrets`.
+    - `configuration`: Rocket.Chat's own configuration (RocketChatWorkspace): the monolith's settings through
+      `extraEnv`, the CA through `extraVolumes` (every Deployment), the uploads claim through `persistence`.
     - `release_name`: the Helm release, whose name the chart puts in every pod's labels (the spread selects on it).
     - `service_annotations`: the chart's `service.annotations`, on its monolith and ddp-streamer Services alike.
     Each Secret's digest, where given, goes into the pod annotations of the workloads that read it, so that a new
@@ -253,8 +265,13 @@ def build_values(
         # each service gets the full restricted profile at container level (`microservices.<svc>.securityContext`).
         "securityContext": pod_security_values(),
         "containerSecurityContext": container_security_values(),
-        **({"podAnnotations": annotations} if (annotations := rollout_annotations(monolith_reads)) else {}),
-        **service_scratch_values(),
+        **(
+            {"podAnnotations": annotations}
+            if (annotations := monolith_annotations(monolith_reads, configuration))
+            else {}
+        ),
+        **service_scratch_values((configuration or {}).get("trusted_ca_config_map")),
+        **uploads_values(configuration),
         **({"service": {"annotations": dict(service_annotations)}} if service_annotations else {}),
         **placed,
         **(
@@ -284,7 +301,7 @@ def build_values(
             "securityContext": container_security_values(),
             **placed,
         }
-        if annotations := rollout_annotations(service_reads):
+        if annotations := rollout_annotations(service_reads) | dict((configuration or {}).get("annotations") or {}):
             service_values["annotations"] = annotations
         if repository := _repository(plan.workload.key, images):
             service_values["image"] = repository
@@ -318,8 +335,28 @@ def build_values(
                 "valueFrom": {"secretKeyRef": {"name": license_secret["name"], "key": license_secret["key"]}},
             }
         )
+    configured = configuration or {}
+    extra_env += env_values([*(configured.get("env") or []), *(configured.get("monolith_env") or [])])
     values["extraEnv"] = extra_env
     return values
+
+
+def monolith_annotations(
+    reads: dict[str, SecretKeyArgs | None], configuration: WorkloadConfigArgs | None
+) -> dict[str, Any]:
+    """What rolls the monolith's pods: the digests of the credentials and of the configuration it reads."""
+    configured = configuration or {}
+    return (
+        rollout_annotations(reads)
+        | dict(configured.get("annotations") or {})
+        | dict(configured.get("monolith_annotations") or {})
+    )
+
+
+def uploads_values(configuration: WorkloadConfigArgs | None) -> dict[str, Any]:
+    """The chart's `persistence` on the workspace's uploads claim (mounted at /app/uploads), where it has one."""
+    claim = (configuration or {}).get("uploads_claim")
+    return {"persistence": {"enabled": True, "existingClaim": claim}} if claim else {}
 
 
 def bundled_mongodb_values(

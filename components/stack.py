@@ -34,6 +34,13 @@ from components.release import CHART_METRICS_PORTS, DEFAULT_RELEASE_NAME, ChartA
 from components.release_values import BundledMongoArgs
 from components.tokens import STACK_TYPE
 from components.versions import StreamHubRule, Version, stream_hub_rule
+from components.workspace import (
+    AdminArgs,
+    RocketChatWorkspace,
+    SmtpArgs,
+    UploadsArgs,
+    WorkloadConfigArgs,
+)
 
 DEFAULT_NAMESPACE = "rocketchat"
 NATS_NAME = "nats"
@@ -144,6 +151,18 @@ class RocketChatStackArgs(TypedDict):
     monitoring: NotRequired[MonitoringArgs]
     images: NotRequired[ImagesArgs]
     """A registry mirror, pull secrets and digests for every image of the stack (components/images.py)."""
+    settings: NotRequired[dict[str, str]]
+    """Rocket.Chat setting id -> value as the environment gives it (`true`, `42`, text): forced on every start."""
+    secret_settings: NotRequired[dict[str, pulumi.Input[str]]]
+    """Rocket.Chat setting id -> secret value, kept in the stack's `<instance>-settings` Secret."""
+    admin: NotRequired[AdminArgs]
+    """The first admin (created when none exists; the setup wizard is then skipped)."""
+    admin_password: NotRequired[pulumi.Input[str]]
+    smtp: NotRequired[SmtpArgs]
+    smtp_password: NotRequired[pulumi.Input[str]]
+    uploads: NotRequired[UploadsArgs]
+    trusted_ca: NotRequired[str]
+    """The organisation's CA (PEM), trusted by every Rocket.Chat container."""
     owner: NotRequired[str]
     """Recorded on every Kubernetes object of the stack (`rocketchat.chat/owned-by`): `<organization>/<project>/<stack>`
     of the Pulumi stack that makes them."""
@@ -159,6 +178,19 @@ def stack_instance(args: RocketChatStackArgs) -> str:
     if args["mode"] == "helm":
         return (args.get("chart") or {}).get("release_name", DEFAULT_RELEASE_NAME)
     return DEFAULT_INSTANCE
+
+
+WORKSPACE_KEYS = (
+    "settings",
+    "secret_settings",
+    "admin",
+    "admin_password",
+    "smtp",
+    "smtp_password",
+    "uploads",
+    "trusted_ca",
+)
+"""The stack's args RocketChatWorkspace takes, under the same names."""
 
 
 def runs_own_nats(args: RocketChatStackArgs) -> bool:
@@ -411,7 +443,18 @@ class RocketChatStack(pulumi.ComponentResource):
             parent=self,
             depends_on=[r for r in (namespace, bus.nats, bus.secret, database.secret, license_secret) if r is not None],
         )
-        entry = self._rocketchat(ns, needs, secrets, bus, database, (license_secret, license_value))
+        workspace = self._workspace(ns, in_ns, secrets)
+        if workspace is not None:
+            needs = pulumi.ResourceOptions.merge(needs, pulumi.ResourceOptions(depends_on=[workspace]))
+        entry = self._rocketchat(
+            ns,
+            needs,
+            secrets,
+            bus,
+            database,
+            (license_secret, license_value),
+            workspace.workloads if workspace else None,
+        )
         self._network_policies(ns, namespace, bus, database, entry)
         self._monitoring(in_ns, bus)
         ingress = self._ingress(ns, entry) if ingress_enabled(args) else None
@@ -501,6 +544,20 @@ class RocketChatStack(pulumi.ComponentResource):
             database.secret = secrets.make(f"{self._instance}-mongodb", {MONGO_SECRET_KEY: database.url})
         return database
 
+    def _workspace(
+        self, ns: pulumi.Input[str], in_ns: pulumi.ResourceOptions, secrets: StackSecrets
+    ) -> RocketChatWorkspace | None:
+        """Rocket.Chat's own configuration: settings and their secrets, the first admin, mail, uploads, the CA."""
+        args = self._args
+        given = {key: args[key] for key in WORKSPACE_KEYS if args.get(key) is not None}  # type: ignore[literal-required]
+        if not given:
+            return None
+        return RocketChatWorkspace(
+            "workspace",
+            {"namespace": ns, "instance": self._instance, "rollout_key": secrets.rollout_key, **given},  # type: ignore[typeddict-item]
+            opts=in_ns,
+        )
+
     def _rocketchat(
         self,
         ns: pulumi.Input[str],
@@ -509,6 +566,7 @@ class RocketChatStack(pulumi.ComponentResource):
         bus: Bus,
         database: Database,
         licence: tuple[core.Secret | None, pulumi.Input[str] | None],
+        configuration: WorkloadConfigArgs | None,
     ) -> Entry:
         """Rocket.Chat's workloads: the official chart in helm mode, MicroserviceSet in raw mode."""
         args, instance = self._args, self._instance
@@ -543,6 +601,7 @@ class RocketChatStack(pulumi.ComponentResource):
                         "license_secret": license_read,
                         "placement": placement,
                         "images": args.get("images"),
+                        "configuration": configuration,
                         "streaming_service_annotations": streaming_service_annotations(args) or None,
                         # No chart PodMonitor: StackMonitoring's selects the pods of both modes alike.
                     }
@@ -565,6 +624,7 @@ class RocketChatStack(pulumi.ComponentResource):
                     "instance": instance,
                     "placement": placement,
                     "images": args.get("images"),
+                    "configuration": configuration,
                     "streaming_service_annotations": streaming_service_annotations(args) or None,
                 }
             ),
