@@ -15,7 +15,7 @@ the monolith alone. The CA is not secret: a ConfigMap, mounted read-only into ev
 
 import hashlib
 import json
-from typing import Any, Literal, NotRequired, TypedDict
+from typing import Any, NotRequired, TypedDict
 
 import pulumi
 from pulumi_kubernetes.core import v1 as core
@@ -49,7 +49,8 @@ class SmtpArgs(TypedDict, total=False):
     port: int
     username: str
     from_email: str
-    protocol: Literal["smtp", "smtps"]
+    protocol: str
+    """`smtp` or `smtps`."""
     ignore_tls: bool
 
 
@@ -64,11 +65,13 @@ class S3Args(TypedDict, total=False):
 class FilesystemUploadsArgs(TypedDict, total=False):
     size: str
     storage_class_name: str
-    access_mode: Literal["ReadWriteOnce", "ReadWriteMany"]
+    access_mode: str
+    """`ReadWriteMany` (default: every monolith pod mounts it) or `ReadWriteOnce` (one monolith pod)."""
 
 
 class UploadsArgs(TypedDict, total=False):
-    storage: Literal["gridfs", "s3", "filesystem"]
+    storage: str
+    """`gridfs` (Rocket.Chat's default), `s3` or `filesystem`."""
     s3: S3Args
     filesystem: FilesystemUploadsArgs
     tmp_size: str
