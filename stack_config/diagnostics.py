@@ -113,9 +113,11 @@ def _describe(detail: Mapping[str, Any]) -> str:
     loc = tuple(detail["loc"])
     kind = detail["type"]
     if loc and loc[-1] == "[key]":  # a key of a map (labels, annotations, nodeSelector) was refused, not its value
-        loc = loc[:-2]
+        loc, got = loc[:-2], detail.get("input")
         message = str(detail["msg"]).removeprefix("Value error, ")
-        return f"{_key(loc)}: the key {message}"
+        if isinstance(got, str) and message.startswith(repr(got)):  # the stack's own validators lead with it
+            return f"{_key(loc)}: the key {message}"
+        return f"{_key(loc)}: the key {shown(got)}: {message}"
     key = _key(loc)
     if kind == "extra_forbidden":
         return f"{key}: unknown key{_unknown_key_hint(loc)}"
