@@ -107,12 +107,12 @@ def check_refusal(error: ConfigError, recording: Recording) -> None:
     assert SECRET_MARKER not in str(error)
 
 
-def check_acceptance(recording: Recording) -> list[dict[str, Any]]:
-    """The objects the program registered (and the chart renders) hold to the API server's rules and schemas."""
+def check_acceptance(recording: Recording, chart: Path | None = None) -> list[dict[str, Any]]:
+    """The objects the program registered (and the chart in `chart` renders) hold to the API server's rules and
+    schemas; returns them."""
     # Objects only read (a Gateway someone else owns) have no manifest: what is registered is what is checked.
     docs = [doc for doc in kubernetes_objects(recording) if "kind" in doc]
     assert docs, "accepted, and nothing registered"
-    chart = chart_dir()
     if chart is not None:
         from tools.plan.render import render_chart
 
@@ -135,7 +135,7 @@ def judge(overrides: dict[str, Any]) -> str:
     except ConfigError as error:
         check_refusal(error, recording)
         return "refused"
-    check_acceptance(recording)
+    check_acceptance(recording, chart_dir())
     return "accepted"
 
 
