@@ -137,6 +137,14 @@ READ_PAUSES = (0.05, 0.1, 0.2, 0.4, 0.8, 1.0, 1.0)
 first read takes milliseconds."""
 
 
+def read_own_objects() -> frozenset[ObjectRef]:
+    """The Kubernetes objects (and Helm releases) the stack's state holds, even without a finished update (a release
+    brought in with `pulumi import` alone): the stack's own, which it may create over."""
+    stack = f"{pulumi.get_organization()}/{pulumi.get_project()}/{pulumi.get_stack()}"
+    resources = _read_stack("pulumi:pulumi:readStackResourceOutputs", {"stackName": stack})
+    return frozenset(_objects(resources.get("outputs") or {}))
+
+
 def read_deployed() -> Deployed | None:
     """This stack's last deployment, through the engine's built-in provider (what a stack reference reads)."""
     stack = f"{pulumi.get_organization()}/{pulumi.get_project()}/{pulumi.get_stack()}"

@@ -20,7 +20,7 @@ from components.ownership import stack_owner
 from components.planning import BelowSizing, Unlicensed, WorkloadPlan, plan_workloads
 from components.stack import RocketChatStackArgs, replica_counts, sizing, stack_instance, stack_url
 from components.versions import Version
-from stack_config.deployed import Deployed, read_deployed
+from stack_config.deployed import Deployed, read_deployed, read_own_objects
 from stack_config.diagnostics import ConfigError, _describe, _validate_without, stack_file
 from stack_config.objects import annotation_overrides, object_problems
 from stack_config.ownership import check_ownership
@@ -191,6 +191,6 @@ def settings_from_pulumi() -> Settings:
     deployed = read_deployed()
     owner = stack_owner(pulumi.get_organization(), pulumi.get_project(), stack)
     settings = load_settings(stack, raw, secret_keys, provider_config, deployed=deployed, owner=owner)
-    own = deployed.objects if deployed else frozenset()
+    own = deployed.objects if deployed else read_own_objects()
     notes = check_ownership(stack, stack_objects(settings.args), owner, own, provider_config)
     return replace(settings, warnings=settings.warnings + tuple(notes))

@@ -141,9 +141,9 @@ def test_helm_mode_lists_the_charts_images_or_says_it_needs_the_chart(
 
 
 def fetched_chart() -> Path | None:
-    from tools.plan.cli import _fetched_chart
+    from tools.plan.render import pinned_chart_dir
 
-    return _fetched_chart()
+    return pinned_chart_dir()
 
 
 @pytest.mark.skipif(fetched_chart() is None, reason="the pinned chart is not fetched (scripts/fetch-chart)")

@@ -243,3 +243,13 @@ def test_keep_on_destroy_retains_the_namespace_and_nothing_else() -> None:
     retained = {r.k8s_name for r in kept.resources if r.retain_on_delete}
     assert retained == {"rocketchat-dev"}
     assert not any(r.retain_on_delete for r in run_program("dev").resources)
+
+
+def test_a_release_imported_before_the_first_up_is_the_stacks_own() -> None:
+    """README's adoption: `pulumi import` of a hand-installed release, then `pulumi up`. The stack has no outputs yet
+    (no update finished), but its state holds the release: the update goes on."""
+    release = LiveObject(ObjectRef(HELM_RELEASE, "rocketchat", "rocketchat"), owner=None, made_by="Helm release x")
+    refused("prod", {}, cluster=(release,))  # not imported: refused (above)
+    (imported,) = [r for r in run_program("prod").resources if r.kind == "Release"]
+    state = Recording(resources=[imported], outputs={})
+    assert run_program("prod", cluster=(release,), deployed=state).of_type("Release")

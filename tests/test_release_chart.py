@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import copy
 import json
-import os
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -22,30 +21,26 @@ from typing import Any
 
 import pytest
 
-from components.versions import DEFAULT_CHART_VERSION
+from tools.plan.render import CHART_DIR_ENV, pinned_chart_dir
 
-CHART_DIR_ENV = "ROCKETCHAT_CHART_DIR"
-# Where scripts/fetch-chart keeps the pinned chart, when the variable does not name another.
-FETCHED = Path(os.environ.get("ROCKETCHAT_CHART_CACHE") or Path.home() / ".cache" / "rocketchat-chart")
-FETCHED_CHART = FETCHED / DEFAULT_CHART_VERSION / "rocketchat"
-if not os.environ.get(CHART_DIR_ENV) and not (FETCHED_CHART / "Chart.yaml").is_file():
+if pinned_chart_dir() is None:
     pytest.skip(
-        f"{CHART_DIR_ENV} is not set and {FETCHED_CHART} holds no chart: these tests render the official rocketchat "
-        f'chart with real Helm. Fetch the pinned chart with `eval "$(scripts/fetch-chart)"` (needs network) and run '
-        "them again.",
+        f"{CHART_DIR_ENV} is not set and scripts/fetch-chart has no chart in its cache: these tests render the "
+        f'official rocketchat chart with real Helm. Fetch the pinned chart with `eval "$(scripts/fetch-chart)"` '
+        "(needs network) and run them again.",
         allow_module_level=True,
     )
 
-import helm_python  # noqa: E402
-import kubernetes_validate  # noqa: E402
+import helm_python
+import kubernetes_validate
 
-from components.catalog import APP_PORT  # noqa: E402
-from tests.release_support import VARIANTS, Run, variant  # noqa: E402
-from tools import plan, restricted  # noqa: E402
-from tools.engine import PLACEHOLDER_SECRETS, reveal  # noqa: E402
-from tools.manifests import release_values  # noqa: E402
+from components.catalog import APP_PORT
+from tests.release_support import VARIANTS, Run, variant
+from tools import plan, restricted
+from tools.engine import PLACEHOLDER_SECRETS, reveal
+from tools.manifests import release_values
 
-CHART_DIR = Path(os.environ.get(CHART_DIR_ENV) or FETCHED_CHART)
+CHART_DIR = pinned_chart_dir()
 ALL = list(VARIANTS)
 WORKLOAD_KINDS = ("Deployment", "StatefulSet")
 # Chart 7.0.2 renders these as Helm test hooks: created by `helm test` only, never by an install or upgrade.

@@ -14,34 +14,34 @@ from __future__ import annotations
 
 import copy
 import json
-import os
 import re
 import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-CHART_DIR_ENV = "ROCKETCHAT_CHART_DIR"
-if not os.environ.get(CHART_DIR_ENV):
+from tools.plan.render import CHART_DIR_ENV, pinned_chart_dir
+
+if pinned_chart_dir() is None:
     pytest.skip(
-        f"{CHART_DIR_ENV} is not set: the dry-run renders the official rocketchat chart with real Helm. "
-        f'Fetch the pinned chart with `eval "$(scripts/fetch-chart)"` (needs network) and run it again.',
+        f"{CHART_DIR_ENV} is not set and scripts/fetch-chart has no chart in its cache: the dry-run renders the "
+        f'official rocketchat chart with real Helm. Fetch the pinned chart with `eval "$(scripts/fetch-chart)"` '
+        "(needs network) and run it again.",
         allow_module_level=True,
     )
 
-from tests.e2e.conftest import REPORT, TIMINGS, Cluster  # noqa: E402
-from tests.release_support import VARIANTS as HELM_VARIANTS  # noqa: E402
-from tests.release_support import Run, variant  # noqa: E402
-from tools import plan, yamlio  # noqa: E402
-from tools.engine import reveal  # noqa: E402
+from tests.e2e.conftest import REPORT, TIMINGS, Cluster
+from tests.release_support import VARIANTS as HELM_VARIANTS
+from tests.release_support import Run, variant
+from tools import plan, yamlio
+from tools.engine import reveal
 
 pytestmark = pytest.mark.e2e
 
-CHART_DIR = Path(os.environ[CHART_DIR_ENV])
+CHART_DIR = pinned_chart_dir()
 VARIANTS = tuple(HELM_VARIANTS)  # all the helm-mode tests run: prod, monolith, 7.6/7.7, the chart's NATS and MongoDB
 # Kinds whose API the local control plane does not serve (the Prometheus Operator's CRDs): not asked, and listed.
 NO_API_HERE = ("PodMonitor", "ServiceMonitor", "PrometheusRule")

@@ -96,7 +96,7 @@ def test_the_seeds_monolith(cluster: Cluster, stack: Stack, progress: Progress) 
     stack.timed("lifecycle: up (monolith 7.6.2)", "up", "--yes", "--skip-preview")
     found = settle(cluster, stack)
     assert set(found) == {"rocketchat-rocketchat"}
-    stack.facts["nats"] = uid(cluster, "statefulset", "nats", NAMESPACE)
+    stack.facts["nats"] = uid(cluster, "statefulset", "rocketchat-nats", NAMESPACE)
     progress.done.add("monolith")
 
 
@@ -116,7 +116,7 @@ def test_converting_to_microservices_keeps_the_monolith_and_adds_the_services(
     assert after["rocketchat-rocketchat"].replica_set != before["rocketchat-rocketchat"].replica_set
     hub = cluster.json("get", "deployment", "rocketchat-stream-hub", "-n", NAMESPACE)
     assert (hub["spec"]["replicas"], hub["spec"]["strategy"]["type"]) == (1, "Recreate")
-    assert uid(cluster, "statefulset", "nats", NAMESPACE) == stack.facts["nats"]
+    assert uid(cluster, "statefulset", "rocketchat-nats", NAMESPACE) == stack.facts["nats"]
     REPORT.append(f"lifecycle: monolith -> microservices (7.6.2): Deployments now {sorted(after)}")
     REPORT.append(format_rollouts(before, {k: v for k, v in after.items() if k in before}))
     progress.done.add("microservices")
@@ -207,8 +207,8 @@ def test_back_to_the_monolith(cluster: Cluster, stack: Stack, progress: Progress
     after = settle(cluster, stack)
     assert set(after) == {"rocketchat-rocketchat"}
     assert after["rocketchat-rocketchat"].uid == before["rocketchat-rocketchat"].uid
-    assert uid(cluster, "statefulset", "nats", NAMESPACE) == stack.facts["nats"]
-    statefulset_ready(cluster, NAMESPACE, "nats", 3)
+    assert uid(cluster, "statefulset", "rocketchat-nats", NAMESPACE) == stack.facts["nats"]
+    statefulset_ready(cluster, NAMESPACE, "rocketchat-nats", 3)
     REPORT.append("lifecycle: microservices -> monolith: the services deleted, the monolith the same Deployment")
     progress.done.add("monolith again")
 

@@ -37,8 +37,8 @@ MONGO_URL = "mongodb://rocketchat:switch-password@mongo-0.db.example.net:27017/r
 WORKLOADS = ("rocketchat", "account", "authorization", "presence", "ddp-streamer")
 REPLICAS = {"rocketchat": 3, "account": 2, "authorization": 2, "presence": 2, "ddp-streamer": 10}
 # What the stack owns whatever its mode: it must be the very same objects after every switch.
-OWN = (("statefulset", "nats"), ("secret", "rocketchat-bus"), ("secret", "rocketchat-mongodb"),
-       ("secret", "nats-config"), ("networkpolicy", "rocketchat-web"), ("networkpolicy", "rocketchat-nats"),
+OWN = (("statefulset", "rocketchat-nats"), ("secret", "rocketchat-bus"), ("secret", "rocketchat-mongodb"),
+       ("secret", "rocketchat-nats-config"), ("networkpolicy", "rocketchat-web"), ("networkpolicy", "rocketchat-nats"),
        ("ingress", "rocketchat"))  # fmt: skip
 
 
@@ -94,7 +94,7 @@ def switch(cluster: Cluster, stack: Stack, step: str, new_workloads: dict[str, i
     assert watch.samples, "the Ingress was watched"
     assert watch.gaps() == [], f"{step}: the Ingress lost its backend: {watch.gaps()[:5]}"
     wait_for(f"{step}: Deployments", lambda: deployments_available(cluster, NAMESPACE, new_workloads), timeout=120)
-    statefulset_ready(cluster, NAMESPACE, "nats", 3)
+    statefulset_ready(cluster, NAMESPACE, "rocketchat-nats", 3)
     assert own_objects(cluster) == own, f"{step}: the stack's own objects were recreated"
     REPORT.append(
         f"switch: {step}: one update, {len(watch.samples)} Ingress samples over {watch.samples[-1][0]:.0f} s all with "

@@ -151,7 +151,9 @@ def test_the_api_shows_the_charts_workloads_reading_the_stacks_secrets(
         lambda: deployments_available(cluster, ns, expected_deployments(out["replicas"])),
         timeout=120,
     )
-    wait_for("NATS ready", lambda: statefulset_ready(cluster, ns, "nats", out["replicas"]["nats"]), timeout=120)
+    wait_for(
+        "NATS ready", lambda: statefulset_ready(cluster, ns, "rocketchat-nats", out["replicas"]["nats"]), timeout=120
+    )
     endpoints = wait_for("Services with endpoints", lambda: services_with_endpoints(cluster, ns), timeout=90)
 
     REPORT.append(f"prod (helm): Deployments and where their credentials come from, in namespace {ns}:")
@@ -170,7 +172,7 @@ def test_the_api_shows_the_charts_workloads_reading_the_stacks_secrets(
     secrets = {s["metadata"]["name"]: s for s in cluster.items("secrets", ns)}
     assert base64.b64decode(secrets["rocketchat-mongodb"]["data"]["mongo-uri"]).decode() == MONGO_URL
     bus = base64.b64decode(secrets["rocketchat-bus"]["data"]["transporter"]).decode()
-    assert bus.startswith("nats://rocketchat:") and bus.endswith("@nats.rocketchat.svc.cluster.local:4222")
+    assert bus.startswith("nats://rocketchat:") and bus.endswith("@rocketchat-nats.rocketchat.svc.cluster.local:4222")
 
     [ingress] = cluster.items("ingresses", ns)
     paths = {p["path"]: p["backend"]["service"] for r in ingress["spec"]["rules"] for p in r["http"]["paths"]}
@@ -235,7 +237,10 @@ def test_rotating_a_credential_rolls_exactly_its_readers(
     ns = out["namespace"]
     secret_name = {"rocketchat:mongoUrl": "rocketchat-mongodb", "rocketchat:license": "rocketchat-license"}[key]
     before = rollouts(cluster, ns)
-    secret_uid, nats_revision = uid(cluster, "secret", secret_name, ns), statefulset_ready(cluster, ns, "nats", 3)
+    secret_uid, nats_revision = (
+        uid(cluster, "secret", secret_name, ns),
+        statefulset_ready(cluster, ns, "rocketchat-nats", 3),
+    )
     revisions_before = max(release_revisions(cluster, ns))
 
     stack.set_secret(key, value)
@@ -254,7 +259,7 @@ def test_rotating_a_credential_rolls_exactly_its_readers(
     assert uid(cluster, "secret", secret_name, ns) == secret_uid, f"{secret_name} was deleted and created again"
     data = cluster.json("get", "secret", secret_name, "-n", ns)["data"]
     assert [base64.b64decode(v).decode() for v in data.values()] == [value]
-    nats_after = statefulset_ready(cluster, ns, "nats", 3)
+    nats_after = statefulset_ready(cluster, ns, "rocketchat-nats", 3)
     assert nats_after["status"]["currentRevision"] == nats_revision["status"]["currentRevision"], "NATS rolled"
     assert max(release_revisions(cluster, ns)) == revisions_before + 1
     REPORT.append(f"prod (helm): rotating {key} (Secret {secret_name} kept UID {secret_uid[:8]}):")

@@ -60,7 +60,7 @@ def stack(pulumi: Pulumi, cluster: Cluster) -> Iterator[Stack]:
 
 def settled(cluster: Cluster) -> dict:
     deployments_available(cluster, NAMESPACE, DEPLOYMENTS)
-    statefulset_ready(cluster, NAMESPACE, "nats", 3)
+    statefulset_ready(cluster, NAMESPACE, "rocketchat-nats", 3)
     return rollouts(cluster, NAMESPACE)
 
 
@@ -83,7 +83,7 @@ def test_rotating_a_credential_rolls_exactly_its_readers(
 ) -> None:
     progress.need("up")
     before, secret_uid = settled(cluster), uid(cluster, "secret", secret, NAMESPACE)
-    nats_revision = statefulset_ready(cluster, NAMESPACE, "nats", 3)["status"]["currentRevision"]
+    nats_revision = statefulset_ready(cluster, NAMESPACE, "rocketchat-nats", 3)["status"]["currentRevision"]
 
     stack.set_secret(key, value)
     steps = stack.preview_steps()
@@ -97,7 +97,7 @@ def test_rotating_a_credential_rolls_exactly_its_readers(
     assert uid(cluster, "secret", secret, NAMESPACE) == secret_uid, f"{secret} was deleted and created again"
     [data] = cluster.json("get", "secret", secret, "-n", NAMESPACE)["data"].values()
     assert base64.b64decode(data).decode() == value
-    assert statefulset_ready(cluster, NAMESPACE, "nats", 3)["status"]["currentRevision"] == nats_revision
+    assert statefulset_ready(cluster, NAMESPACE, "rocketchat-nats", 3)["status"]["currentRevision"] == nats_revision
     REPORT.append(f"raw: rotating {key} (Secret {secret} kept UID {secret_uid[:8]}):")
     REPORT.append(format_rollouts(before, after))
     progress.done.add(key)
@@ -109,8 +109,8 @@ def test_new_nats_credentials_roll_nats_and_every_rocketchat_workload(
     """The documented rotation of the bus password: `pulumi up --replace <URN of nats-client-password>`."""
     progress.need("up")
     before = settled(cluster)
-    uids = {name: uid(cluster, "secret", name, NAMESPACE) for name in ("nats-config", "rocketchat-bus")}
-    nats_before = statefulset_ready(cluster, NAMESPACE, "nats", 3)
+    uids = {name: uid(cluster, "secret", name, NAMESPACE) for name in ("rocketchat-nats-config", "rocketchat-bus")}
+    nats_before = statefulset_ready(cluster, NAMESPACE, "rocketchat-nats", 3)
     urns = [r["urn"] for r in stack.run_json("stack", "export")["deployment"]["resources"]]
     [password] = [u for u in urns if u.endswith(NATS_PASSWORD_URN_SUFFIX)]
 
@@ -121,13 +121,14 @@ def test_new_nats_credentials_roll_nats_and_every_rocketchat_workload(
 
     after = wait_for("NATS and Rocket.Chat rolled", lambda: settled(cluster), timeout=180)
     assert rolled(before, after) == set(DEPLOYMENTS)
-    nats_after = statefulset_ready(cluster, NAMESPACE, "nats", 3)
+    nats_after = statefulset_ready(cluster, NAMESPACE, "rocketchat-nats", 3)
     assert nats_after["metadata"]["uid"] == nats_before["metadata"]["uid"]
     assert nats_after["status"]["currentRevision"] != nats_before["status"]["currentRevision"], "NATS did not roll"
     assert {name: uid(cluster, "secret", name, NAMESPACE) for name in uids} == uids
     REPORT.append(
-        f"raw: new NATS password: StatefulSet nats {nats_before['status']['currentRevision']} -> "
-        f"{nats_after['status']['currentRevision']} (same UID); Secrets nats-config and rocketchat-bus kept their UIDs"
+        f"raw: new NATS password: StatefulSet rocketchat-nats {nats_before['status']['currentRevision']} -> "
+        f"{nats_after['status']['currentRevision']} (same UID); Secrets rocketchat-nats-config and rocketchat-bus "
+        "kept their UIDs"
     )
     REPORT.append(format_rollouts(before, after))
     progress.done.add("nats")

@@ -31,19 +31,10 @@ from pathlib import Path
 
 from tools.plan.diff import format_markdown, format_text
 from tools.plan.errors import PlanError
-from tools.plan.render import CHART_DIR_ENV, render_stack, write_render
+from tools.plan.render import CHART_DIR_ENV, pinned_chart_dir, render_stack, write_render
 from tools.plan.revision import diff_stack
 from tools.plan.summary import summary_line
 from tools.redaction import REDACTION_KEY_ENV
-
-
-def _fetched_chart() -> Path | None:
-    """The pinned chart where scripts/fetch-chart keeps it, if it is there."""
-    from components.versions import DEFAULT_CHART_VERSION
-
-    cache = Path(os.environ.get("ROCKETCHAT_CHART_CACHE") or Path.home() / ".cache" / "rocketchat-chart")
-    chart = cache / DEFAULT_CHART_VERSION / "rocketchat"
-    return chart if (chart / "Chart.yaml").is_file() else None
 
 
 def _chart_dir(given: Path | None) -> Path | None:
@@ -109,7 +100,7 @@ def main(argv: list[str] | None = None) -> int:
             from tools.plan.images import format_images, stack_images
 
             rendered = render_stack(
-                args.stack, parse_overrides(args.overrides), chart_dir=chart_dir or _fetched_chart()
+                args.stack, parse_overrides(args.overrides), chart_dir=chart_dir or pinned_chart_dir()
             )
             if any(o.source.startswith("values:") for o in rendered.objects) and not any(
                 o.source.startswith("chart:") for o in rendered.objects

@@ -21,6 +21,21 @@ from tools.redaction import HIDDEN, Redaction
 
 CHART_DIR_ENV = "ROCKETCHAT_CHART_DIR"
 
+
+def pinned_chart_dir() -> Path | None:
+    """The chart to render: ROCKETCHAT_CHART_DIR, else the pinned version where scripts/fetch-chart keeps it
+    (`$ROCKETCHAT_CHART_CACHE` or ~/.cache/rocketchat-chart), else None."""
+    import os
+
+    from components.versions import DEFAULT_CHART_VERSION
+
+    if os.environ.get(CHART_DIR_ENV):
+        return Path(os.environ[CHART_DIR_ENV])
+    cache = Path(os.environ.get("ROCKETCHAT_CHART_CACHE") or Path.home() / ".cache" / "rocketchat-chart")
+    chart = cache / DEFAULT_CHART_VERSION / "rocketchat"
+    return chart if (chart / "Chart.yaml").is_file() else None
+
+
 RENDER_MARKER = ".plan-render"
 """Left in a directory `render` wrote, so that a later render may clear it (and no other directory)."""
 CLUSTER_SCOPED_KINDS = frozenset(
