@@ -155,10 +155,8 @@ def whole_bytes(quantity: str) -> str | None:
     if amount != amount.to_integral_value():
         return f"is {_plain(amount)} bytes, a fraction of a byte: write a whole amount such as 512Mi or 2Gi"
     if amount < MIN_BYTES:
-        return (
-            f"is {_plain(amount)} bytes, less than a mebibyte: a quantity without a unit counts bytes; write e.g. "
-            "512Mi or 8Gi"
-        )
+        count = "one byte" if amount == 1 else f"{_plain(amount)} bytes"
+        return f"is {count}, less than a mebibyte: a quantity without a unit counts bytes; write e.g. 512Mi or 8Gi"
     return None
 
 

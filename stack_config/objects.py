@@ -191,8 +191,8 @@ def _toleration_problems(config: StackConfig) -> list[str]:
 
 
 REFUSED_ANNOTATIONS: dict[str, str] = {
-    "pulumi.com/patchForce": "the stack sets it on every object it owns, so that `pulumi up` takes back a field "
-    "changed by hand; remove it",
+    "pulumi.com/patchForce": "it is on every object the stack owns, so that `pulumi up` takes back a field changed "
+    "by hand; remove it",
     OWNER_ANNOTATION: "it records which stack owns the object (docs/ownership.md); remove it",
     "pulumi.com/skipAwait": "set rocketchat:ingress.skipAwait instead",
     "cert-manager.io/cluster-issuer": "set rocketchat:ingress.tls.clusterIssuer instead (the stack then also names "
@@ -228,7 +228,7 @@ def _ingress_annotations(args: RocketChatStackArgs, user: bool = True, sticky: b
 
 def _annotation_problems(config: StackConfig, args: RocketChatStackArgs) -> list[str]:
     problems = [
-        f"{_key(['ingress', 'annotations', key])}: the stack sets this annotation itself: {why}"
+        f"{_key(['ingress', 'annotations', key])}: this annotation is the stack's own: {why}"
         for key in config.ingress.annotations
         if (why := REFUSED_ANNOTATIONS.get(key)) is not None
     ]

@@ -52,6 +52,7 @@ RESTRICTED = {
     "pod-security.kubernetes.io/warn": "restricted",
 }
 REFUSING_WARNINGS = ("would violate PodSecurity",)
+UNREACHABLE = ("connection refused", "Unable to connect to the server", "failed to download openapi")
 """Warnings that mean the objects' pods would be refused (the namespace enforces the restricted standard)."""
 
 
@@ -150,6 +151,9 @@ def ask(cluster: Cluster, namespace: str | None, docs: list[dict[str, Any]]) -> 
         if (m := re.fullmatch(r"(\S+) \S+ \(server dry run\)", line.strip()))
     }
     said = [line for line in proc.stderr.splitlines() if line.strip()]
+    unreachable = [line for line in said if any(sign in line for sign in UNREACHABLE)]
+    if unreachable:  # not a verdict on the objects: the API server is gone (another run stopped the cluster?)
+        raise AssertionError(f"the API server did not answer: {unreachable[0]}")
     refusals = [line for line in said if not line.startswith("Warning:") or any(w in line for w in REFUSING_WARNINGS)]
     missing = sorted({reference(d) for d in docs} - accepted)
     if missing and not refusals:
