@@ -151,6 +151,12 @@ POOLS_BY_NAME: dict[str, Pool] = {
         ["https://registry.example.com", "Registry.example.com", "registry.example.com/", "r:99999999"],
     ),
     "_digest": Pool(["sha256:" + "0123456789abcdef" * 4], ["sha256:abc", "md5:" + "0" * 32, "SHA256:" + "a" * 64]),
+    "_email": Pool(["admin@example.com", "chat+ops@mail.example.org"], ["admin", "a@b", "a b@example.com", ""]),
+    "_username": Pool(["admin", "rocket.cat", "ops_1"], ["", "a b", "x" * 65, "admin\n", "ä"]),
+    "_pem": Pool(
+        ["-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"],
+        ["", "MIIB", "-----BEGIN CERTIFICATE-----"],
+    ),
 }
 """Values for the schema's own validators, by their name."""
 PLAIN_TEXT = Pool(["", "dedicated", "chat", "x" * 70, "1000"], ["a b", "\n"])
@@ -191,6 +197,8 @@ def _flatten(annotation: Any, metadata: list[Any]) -> tuple[Any, list[Any], bool
 def value_strategy(annotation: Any, metadata: list[Any], path: tuple[str, ...]) -> Strategy:
     base, found, _optional = _flatten(annotation, metadata)
     origin = typing.get_origin(base)
+    if origin in (typing.Union, types.UnionType):  # several types allowed: any of them
+        return st.one_of([value_strategy(member, found, path) for member in typing.get_args(base)])
     if isinstance(base, type) and issubclass(base, BaseModel):
         return mostly(model_strategy(base, path), WRONG_TYPES)
     if origin is Literal:

@@ -47,10 +47,15 @@ def object_problems(doc: Mapping[str, Any]) -> list[str]:
     if template is not None:
         found += _meta_problems("spec.template.metadata", template.get("metadata") or {})
         found += _pod_problems("spec.template.spec", template.get("spec") or {})
-    for i, claim in enumerate(spec.get("volumeClaimTemplates") or []):
-        requested = (((claim.get("spec") or {}).get("resources") or {}).get("requests") or {}).get("storage")
+    # A claim's storage (a StatefulSet's claim templates, a claim of its own).
+    templates = enumerate(spec.get("volumeClaimTemplates") or [])
+    claims = [(f"spec.volumeClaimTemplates[{i}].spec", template.get("spec") or {}) for i, template in templates]
+    if kind == "PersistentVolumeClaim":
+        claims.append(("spec", spec))
+    for where, claim_spec in claims:
+        requested = ((claim_spec.get("resources") or {}).get("requests") or {}).get("storage")
         if requested is not None and (why := api_rules.storage(str(requested))) is not None:
-            found.append((f"spec.volumeClaimTemplates[{i}].spec.resources.requests.storage", f"{requested!r} {why}"))
+            found.append((f"{where}.resources.requests.storage", f"{requested!r} {why}"))
     if kind == "Ingress":
         for i, rule in enumerate(spec.get("rules") or []):
             if rule.get("host") is not None and (why := api_rules.ingress_host(rule["host"])) is not None:
