@@ -15,7 +15,10 @@ from pydantic import BaseModel, ValidationError
 from stack_config.schema import StackConfig
 
 CONFIG_NAMESPACE = "rocketchat"
-SECRET_KEYS = ("mongoUrl", "license")
+SECRET_KEYS = ("mongoUrl", "license", "secretSettings", "adminPassword", "smtpPassword")
+"""The keys that hold secrets: each must be stored encrypted, and no message shows their values."""
+SECRET_MAPS = ("secretSettings",)
+"""Of those, the ones that are maps (set with `pulumi config set --secret --path`)."""
 
 
 class ConfigError(pulumi.RunError):

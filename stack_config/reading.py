@@ -6,11 +6,13 @@ import json
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from stack_config.diagnostics import CONFIG_NAMESPACE, SECRET_KEYS
+from stack_config.diagnostics import CONFIG_NAMESPACE, SECRET_KEYS, SECRET_MAPS
 from stack_config.rules import PROVIDER_PREFIX
 
 # Plain strings in the stack file; never JSON-decoded (so `version: 8.0` stays the text "8.0" and is rejected).
-_STRING_KEYS = frozenset({"mode", "host", "namespace", "version", "instance", *SECRET_KEYS})
+_STRING_KEYS = frozenset(
+    {"mode", "host", "namespace", "version", "instance", "trustedCA", *set(SECRET_KEYS) - set(SECRET_MAPS)}
+)
 
 
 def read_stack_config() -> tuple[dict[str, Any], set[str], dict[str, Any]]:

@@ -6,11 +6,13 @@ import json
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from components.catalog import DDP_STREAMER, MICROSERVICES, STREAM_HUB
+from components.catalog import DDP_STREAMER, MICROSERVICES, MONOLITH, STREAM_HUB
 from components.planning import USERS_PER_DDP_STREAMER, WorkloadPlan, args_key, ddp_streamer_replicas_for
+from components.quantity import parse_quantity
 from components.versions import STREAM_HUB_OPTIONAL_FROM, StreamHubRule, Version, stream_hub_rule
+from components.workspace import SETTING_ENV_PREFIX
 from stack_config.deployed import DEFAULT_RAW_INSTANCE, Deployed
-from stack_config.diagnostics import CONFIG_NAMESPACE, SECRET_KEYS, _broken, _key
+from stack_config.diagnostics import CONFIG_NAMESPACE, SECRET_KEYS, SECRET_MAPS, _broken, _key
 from stack_config.schema import AutoscalingConfig, StackConfig
 
 # Namespaces Kubernetes keeps for itself: nothing of a workspace belongs there.
@@ -31,10 +33,19 @@ def set_secret_command(stack: str, key: str, value: str) -> str:
     return f"pulumi config set --secret --stack {stack} {CONFIG_NAMESPACE}:{key} {value}"
 
 
-_SECRET_EXAMPLES = {"mongoUrl": EXAMPLE_MONGO_URL, "license": EXAMPLE_LICENSE}
+_SECRET_EXAMPLES = {
+    "mongoUrl": EXAMPLE_MONGO_URL,
+    "license": EXAMPLE_LICENSE,
+    "adminPassword": "'...'",
+    "smtpPassword": "'...'",
+    "secretSettings": "'{...}'",
+}
 _EMPTY_SECRET = {
     "mongoUrl": "Rocket.Chat would get no database address (and an in-cluster database would be dropped for it)",
     "license": "an empty licence is no licence, and the pods beyond the first of each service would exit",
+    "adminPassword": "Rocket.Chat creates no admin without a password",
+    "smtpPassword": "the mail server would be given an empty password",
+    "secretSettings": "there is no setting in it",
 }
 
 _REQUIRED = {
@@ -55,10 +66,12 @@ def cross_key_problems(
 
     for name in SECRET_KEYS:
         if name in raw and not _broken(failed, name) and name not in secret_keys:
-            problems.append(
-                f"{_key([name])}: must be stored encrypted; run "
-                f"`{set_secret_command(stack, name, '...')}` (its value is not shown here)"
+            how = (
+                f"pulumi config set --secret --stack {stack} --path '{CONFIG_NAMESPACE}:{name}.<setting id>' '...'"
+                if name in SECRET_MAPS
+                else set_secret_command(stack, name, "...")
             )
+            problems.append(f"{_key([name])}: must be stored encrypted; run `{how}` (its value is not shown here)")
         elif name in raw and not _broken(failed, name) and not str(raw[name]).strip():
             problems.append(
                 f"{_key([name])}: is {'empty' if not raw[name] else 'blank'}: {_EMPTY_SECRET[name]}. Set it with "
@@ -78,6 +91,7 @@ def cross_key_problems(
         )
 
     problems += _autoscaling_problems(config, failed)
+    problems += _workspace_problems(config, failed)
     if not _broken(failed, "images") and not _broken(failed, "mode") and not _broken(failed, "nats", "bundled"):
         problems += _image_problems(config)
 
@@ -90,6 +104,91 @@ def cross_key_problems(
         problems += _stream_hub_problems(config, Version.parse(config.version))
         if config.mode == "helm":
             problems += _chart_stream_hub_problems(config, Version.parse(config.version))
+    return problems
+
+
+UPLOAD_BODY_LIMIT = "100Mi"
+"""The largest upload the Ingress (and Rocket.Chat's FileUpload_MaxFileSize default) lets through: staged in /tmp."""
+
+
+def stack_set_settings(config: StackConfig) -> dict[str, str]:
+    """The settings the stack forces itself, by id, and the key that does (a `settings` entry may not fight them)."""
+    owned = {
+        key.removeprefix(SETTING_ENV_PREFIX): "the stack itself (its Prometheus endpoint)"
+        for key in MONOLITH.extra_env
+        if key.startswith(SETTING_ENV_PREFIX)
+    }
+    if config.admin is not None:
+        owned["Show_Setup_Wizard"] = f"{_key(['admin'])} (the setup wizard is skipped)"
+    if config.smtp is not None:
+        for setting in ("SMTP_Host", "SMTP_Port", "SMTP_Protocol", "From_Email", "SMTP_IgnoreTLS", "SMTP_Username"):
+            owned[setting] = _key(["smtp"])
+    if config.smtp_password is not None:
+        owned["SMTP_Password"] = _key(["smtpPassword"])
+    if config.uploads.storage:
+        owned["FileUpload_Storage_Type"] = _key(["uploads", "storage"])
+        owned |= dict.fromkeys(
+            ("FileUpload_S3_Bucket", "FileUpload_S3_Region", "FileUpload_S3_BucketURL", "FileUpload_S3_ForcePathStyle")
+            if config.uploads.storage == "s3"
+            else ("FileUpload_FileSystemPath",)
+            if config.uploads.storage == "filesystem"
+            else (),
+            _key(["uploads"]),
+        )
+    return owned
+
+
+def _workspace_problems(config: StackConfig, failed: set[tuple[Any, ...]]) -> list[str]:
+    """Rocket.Chat's own configuration: what each key needs of the others."""
+    problems = []
+    if not _broken(failed, "admin") and not _broken(failed, "adminPassword"):
+        if config.admin is not None and config.admin_password is None:
+            problems.append(
+                f"{_key(['adminPassword'])}: required with rocketchat:admin: Rocket.Chat creates the first admin only "
+                "from a password; set it with `pulumi config set --secret rocketchat:adminPassword '...'`"
+            )
+        if config.admin is None and config.admin_password is not None:
+            problems.append(f"{_key(['admin'])}: required with rocketchat:adminPassword: give username and email")
+    if config.smtp is None and config.smtp_password is not None and not _broken(failed, "smtp"):
+        problems.append(f"{_key(['smtp'])}: required with rocketchat:smtpPassword: give at least host")
+    uploads = config.uploads
+    if not _broken(failed, "uploads"):
+        if uploads.storage == "s3" and uploads.s3 is None:
+            problems.append(f"{_key(['uploads', 's3'])}: required with storage 's3': give at least bucket")
+        for kind in ("s3", "filesystem"):
+            if getattr(uploads, kind) is not None and uploads.storage != kind:
+                problems.append(
+                    f"{_key(['uploads', kind])}: has no effect unless rocketchat:uploads.storage is '{kind}' "
+                    f"(it is {uploads.storage or 'unset: GridFS'}); set the storage or remove the key"
+                )
+        files = uploads.filesystem
+        if uploads.storage == "filesystem" and (files is None or files.access_mode == "ReadWriteOnce"):
+            many = config.monolith.replicas > 1 or config.monolith.autoscaling is not None
+            if files is not None and many:
+                problems.append(
+                    f"{_key(['uploads', 'filesystem', 'accessMode'])}: ReadWriteOnce mounts on one node only, and "
+                    f"the monolith runs {config.monolith.replicas} pods"
+                    + (" and autoscales" if config.monolith.autoscaling else "")
+                    + ": the pods on other nodes would not start. Use ReadWriteMany (a storage class that offers it: "
+                    "NFS, CephFS, EFS, Azure Files), one monolith pod, or storage 's3'"
+                )
+        if uploads.tmp_size and parse_quantity(uploads.tmp_size) < parse_quantity(UPLOAD_BODY_LIMIT):
+            problems.append(
+                f"{_key(['uploads', 'tmpSize'])}: {uploads.tmp_size} is less than one upload of the "
+                f"{UPLOAD_BODY_LIMIT} the Ingress lets through, and uploads are staged in /tmp before they reach their "
+                "store: give at least that, better several times over"
+            )
+    if not _broken(failed, "settings"):
+        owned = stack_set_settings(config)
+        for setting in sorted(set(config.settings) & set(owned)):
+            problems.append(
+                f"{_key(['settings', setting])}: set by {owned[setting]}; remove it from rocketchat:settings"
+            )
+        for setting in sorted(set(config.secret_settings) & set(owned)):
+            problems.append(
+                f"{_key(['secretSettings', setting])}: set by {owned[setting]}; remove it from "
+                "rocketchat:secretSettings"
+            )
     return problems
 
 

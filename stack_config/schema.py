@@ -11,7 +11,7 @@ import re
 from collections.abc import Callable
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr, StrictBool, StrictInt, model_validator
 
 from components.controllers import CONTROLLERS
 from components.planning import DEFAULT_TARGET_CPU_PERCENT
@@ -324,6 +324,63 @@ class MonitoringConfig(_Model):
     ) = Field(None, alias="runbookUrl")
 
 
+def _email(value: str) -> str:
+    if not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", value):
+        raise ValueError(f"{value!r} is not an email address such as admin@example.com")
+    return value
+
+
+def _username(value: str) -> str:
+    # Rocket.Chat's default UTF8_User_Names_Validation: letters, digits, '-', '_' and '.'.
+    if not re.fullmatch(r"[0-9A-Za-z._-]{1,64}", value):
+        raise ValueError(f"{value!r} is not a Rocket.Chat username: letters, digits, '.', '_' or '-', e.g. admin")
+    return value
+
+
+def _pem(value: str) -> str:
+    if "-----BEGIN CERTIFICATE-----" not in value or "-----END CERTIFICATE-----" not in value:
+        raise ValueError(
+            "is not PEM certificates: give the CA's certificates as text, each between -----BEGIN CERTIFICATE----- and "
+            '-----END CERTIFICATE----- (e.g. `pulumi config set rocketchat:trustedCA -- "$(cat ca.pem)"`)'
+        )
+    return value
+
+
+class AdminConfig(_Model):
+    username: Annotated[str, AfterValidator(_username)]
+    email: Annotated[str, AfterValidator(_email)]
+    name: str | None = None
+
+
+class SmtpConfig(_Model):
+    host: DnsSubdomain
+    port: Annotated[int, Field(ge=1, le=65535)] = 587
+    username: str | None = None
+    from_email: Annotated[str, AfterValidator(_email)] | None = Field(None, alias="from")
+    protocol: Literal["smtp", "smtps"] = "smtp"
+    ignore_tls: bool | None = Field(None, alias="ignoreTls")
+
+
+class S3Config(_Model):
+    bucket: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")]
+    region: str | None = None
+    endpoint: Annotated[str, AfterValidator(_web_address(("https", "http"), "https://minio.example.com"))] | None = None
+    force_path_style: bool | None = Field(None, alias="forcePathStyle")
+
+
+class FilesystemUploadsConfig(_Model):
+    size: Quantity = "10Gi"
+    storage_class_name: DnsSubdomain | None = Field(None, alias="storageClassName")
+    access_mode: Literal["ReadWriteMany", "ReadWriteOnce"] = Field("ReadWriteMany", alias="accessMode")
+
+
+class UploadsConfig(_Model):
+    storage: Literal["gridfs", "s3", "filesystem"] | None = None
+    s3: S3Config | None = None
+    filesystem: FilesystemUploadsConfig | None = None
+    tmp_size: Quantity | None = Field(None, alias="tmpSize")
+
+
 class StackConfig(_Model):
     """The `rocketchat:` keys exactly as a stack file spells them (see the README for each)."""
 
@@ -346,5 +403,14 @@ class StackConfig(_Model):
     scheduling: SchedulingConfig = SchedulingConfig()
     images: ImagesConfig = ImagesConfig()
     monitoring: MonitoringConfig = MonitoringConfig()
+    settings: dict[str, StrictBool | StrictInt | str] = {}
+    """Rocket.Chat setting id -> value, forced on every start (checked against Rocket.Chat's catalog)."""
+    admin: AdminConfig | None = None
+    smtp: SmtpConfig | None = None
+    uploads: UploadsConfig = UploadsConfig()
+    trusted_ca: Annotated[str, AfterValidator(_pem)] | None = Field(None, alias="trustedCA")
     mongo_url: SecretStr | None = Field(None, alias="mongoUrl")
     license: SecretStr | None = None
+    secret_settings: dict[str, SecretStr] = Field({}, alias="secretSettings")
+    admin_password: SecretStr | None = Field(None, alias="adminPassword")
+    smtp_password: SecretStr | None = Field(None, alias="smtpPassword")

@@ -78,12 +78,38 @@ class Settings:
         return replica_counts(self.args)
 
 
+def setting_env_value(value: bool | int | str) -> str:
+    """A setting's value as the environment gives it to Rocket.Chat, which converts `true`/`false` to booleans and
+    parses an int setting's digits (docs/rocketchat-facts.md)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
 def stack_args(config: StackConfig) -> RocketChatStackArgs:
     """The components' args: the schema's field names are theirs. The secrets go in as they are: RocketChatStack keeps
     them secret (in its Secrets, and as Pulumi secrets wherever they flow)."""
     args: Any = config.model_dump(
-        exclude_none=True, exclude={"mongo_url": True, "license": True, "mongodb": {"allow_data_loss"}}
+        exclude_none=True,
+        exclude={
+            "mongo_url": True,
+            "license": True,
+            "secret_settings": True,
+            "admin_password": True,
+            "smtp_password": True,
+            "settings": True,
+            "mongodb": {"allow_data_loss"},
+        },
     )
+    if config.settings:
+        args["settings"] = {key: setting_env_value(value) for key, value in config.settings.items()}
+    if config.secret_settings:
+        args["secret_settings"] = {key: value.get_secret_value() for key, value in config.secret_settings.items()}
+    for name in ("admin_password", "smtp_password"):
+        if (value := getattr(config, name)) is not None:
+            args[name] = value.get_secret_value()
+    if not args.get("uploads"):
+        args.pop("uploads", None)
     if config.mongo_url is not None:
         args["mongo_url"] = config.mongo_url.get_secret_value()
     if config.license is not None:
@@ -166,6 +192,7 @@ def _warnings(stack: str, config: StackConfig, raw: Mapping[str, Any], args: Roc
                 "ddp-streamer pod, or name it with rocketchat:ingress.controller (one of "
                 f"{', '.join(CONTROLLERS)}; docs/ingress-controllers.md)"
             )
+    warnings += _workspace_warnings(config)
     if config.mongodb.allow_data_loss:
         warnings.append(
             "rocketchat:mongodb.allowDataLoss is true: this update may delete or abandon the in-cluster database's "
@@ -179,6 +206,29 @@ def _warnings(stack: str, config: StackConfig, raw: Mapping[str, Any], args: Roc
         warnings.append(
             f"Rocket.Chat {config.version} runs stream-hub, and the official chart rolls it out with maxSurge 1: two "
             "stream-hubs run side by side during every upgrade (the policy pack rejects this); mode 'raw' uses Recreate"
+        )
+    return warnings
+
+
+def _workspace_warnings(config: StackConfig) -> list[str]:
+    warnings = []
+    production = config.monolith.replicas > 1 or config.concurrent_users >= 1000
+    if production and config.uploads.storage in (None, "gridfs"):
+        warnings.append(
+            "rocketchat:uploads.storage is GridFS (Rocket.Chat's default) in a stack of production size: every file "
+            "then lives in MongoDB, which grows with them; Rocket.Chat recommends object storage: set "
+            "rocketchat:uploads.storage to 's3' (or 'filesystem' on a ReadWriteMany volume)"
+        )
+    if config.mode == "helm" and config.trusted_ca:
+        warnings.append(
+            "rocketchat:trustedCA in helm mode: the official chart (7.0.2) mounts it in every Rocket.Chat container "
+            "but takes extra environment for the monolith only, so only the monolith trusts it (NODE_EXTRA_CA_CERTS); "
+            "a MongoDB whose certificate the CA signed needs mode 'raw'"
+        )
+    if config.mode == "helm" and config.uploads.tmp_size:
+        warnings.append(
+            "rocketchat:uploads.tmpSize is ignored in helm mode: the official chart's monolith has a /tmp of its own "
+            "that its values do not size"
         )
     return warnings
 

@@ -86,8 +86,11 @@ def test_zero_is_a_quantity(zero: Any) -> None:
 
 
 def quantities(config: Any, key: str = "") -> list[tuple[str, Any]]:
-    """Every value under a `cpu`, `memory` or `storage` key of a stack's config."""
+    """Every value under a `cpu`, `memory` or `storage` key of a stack's config (`rocketchat:uploads.storage` names a
+    kind of store, not an amount: its amounts are `filesystem.size` and `tmpSize`)."""
     if isinstance(config, dict):
+        if key == "rocketchat:uploads":
+            return [(k, v) for k, v in {**config.get("filesystem", {}), **config}.items() if k in ("size", "tmpSize")]
         return [found for k, v in config.items() for found in quantities(v, k)]
     if isinstance(config, list):
         return [found for item in config for found in quantities(item, key)]

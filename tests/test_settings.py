@@ -108,7 +108,10 @@ def test_scaling_a_licensed_service_without_a_licence_warns_and_the_monolith_doe
             '`pulumi config set --secret --stack test rocketchat:license "$(cat rocketchat.license)"`'
         )
     ]
-    licensed = settings(("license",), monolith={"replicas": 3}, services={"account": {"replicas": 2}}, license="L")
+    s3 = {"storage": "s3", "s3": {"bucket": "chat-uploads"}}  # GridFS at this size warns (tests/test_workspace.py)
+    licensed = settings(
+        ("license",), monolith={"replicas": 3}, services={"account": {"replicas": 2}}, license="L", uploads=s3
+    )
     assert licensed.warnings == ()
 
 
@@ -180,7 +183,7 @@ def test_unknown_keys_are_errors_with_a_suggestion() -> None:
     )
     top = next(m for m in messages if m.startswith("rocketchat:replcias"))
     assert "did you mean 'rocketchat:monolith.replicas'" in top
-    assert "allowed keys here: chart, concurrentUsers, createNamespace, dns, gateway, host" in top
+    assert "allowed keys here: admin, adminPassword, chart, concurrentUsers, createNamespace, dns, gateway, host" in top
 
 
 @pytest.mark.parametrize(
@@ -228,7 +231,7 @@ def test_a_key_put_at_the_wrong_level_names_up_to_three_places_it_belongs() -> N
 
 def test_a_key_like_no_other_gets_the_allowed_keys_without_a_guess() -> None:
     [message] = problems(zzzqqq=1)
-    assert message.startswith("rocketchat:zzzqqq: unknown key; allowed keys here: chart, concurrentUsers, ")
+    assert message.startswith("rocketchat:zzzqqq: unknown key; allowed keys here: admin, adminPassword, chart, ")
 
 
 def test_every_problem_is_reported_at_once_naming_the_stack_file() -> None:
@@ -374,7 +377,8 @@ def test_monitoring_label_keys_follow_kubernetes_rules_prefix_included() -> None
 
 def test_an_autoscaling_minimum_below_the_sizing_warns_naming_the_minimum() -> None:
     streamer = {"ddpStreamer": {"autoscaling": {"minReplicas": 2, "maxReplicas": 8}}}
-    warned = settings(("license",), concurrentUsers=2000, services=streamer, license="a licence").warnings
+    s3 = {"storage": "s3", "s3": {"bucket": "chat-uploads"}}  # GridFS at this size warns (tests/test_workspace.py)
+    warned = settings(("license",), concurrentUsers=2000, services=streamer, license="a licence", uploads=s3).warnings
     expected = (
         "rocketchat:services.ddpStreamer.autoscaling.minReplicas is 2, below the 4 pods that 2000 concurrent users "
         "need (one per 500)"
