@@ -340,7 +340,7 @@ def _username(value: str) -> str:
 def _pem(value: str) -> str:
     if "-----BEGIN CERTIFICATE-----" not in value or "-----END CERTIFICATE-----" not in value:
         raise ValueError(
-            "is not PEM certificates: give the CA's certificates as text, each between -----BEGIN CERTIFICATE----- and "
+            "expected PEM certificates: the CA's certificates as text, each between -----BEGIN CERTIFICATE----- and "
             '-----END CERTIFICATE----- (e.g. `pulumi config set rocketchat:trustedCA -- "$(cat ca.pem)"`)'
         )
     return value
