@@ -130,10 +130,13 @@ def test_an_object_nobody_made_with_this_program_is_not_adopted_silently() -> No
     error, recording = refused("dev", {}, cluster=(by_hand,))
     assert recording.resources == []
     assert error.problems == [
-        "rocketchat:instance: Secret rocketchat-dev/rocketchat-mongodb already exists and no stack of this program "
-        "made it: this update would take it over without asking. Give this stack an instance of its own (`pulumi "
-        "config set rocketchat:instance <name>`: every object of the stack is named after it) or another namespace; "
-        "to take the object over on purpose, `pulumi import` it into this stack first (docs/ownership.md)"
+        (
+            "rocketchat:instance: Secret rocketchat-dev/rocketchat-mongodb already exists and no stack of this "
+            "program made it: this update would take it over without asking. Give this stack an instance of its own "
+            "(`pulumi config set rocketchat:instance <name>`: every object of the stack is named after it) or another "
+            "namespace; to take the object over on purpose, `pulumi import` it into this stack first "
+            "(docs/ownership.md)"
+        )
     ]
 
 

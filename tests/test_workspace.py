@@ -211,8 +211,8 @@ def refused(overrides: dict[str, Any], stack: str = "dev") -> list[str]:
         ({"rocketchat:adminPassword": "in-plain-text", "rocketchat:admin": {"username": "a", "email": "a@b.example"}},
          "rocketchat:adminPassword: must be stored encrypted; run `pulumi config set --secret --stack dev"),
         ({"rocketchat:secretSettings": {"LDAP_Authentication_Password": "plain"}},
-         "rocketchat:secretSettings: must be stored encrypted; run `pulumi config set --secret --stack dev --path "
-         "'rocketchat:secretSettings.<setting id>' '...'`"),
+         ("rocketchat:secretSettings: must be stored encrypted; run `pulumi config set --secret --stack dev --path "
+          "'rocketchat:secretSettings.<setting id>' '...'`")),
         ({"rocketchat:smtpPassword": Secret("x")}, "rocketchat:smtp: required with rocketchat:smtpPassword"),
         ({"rocketchat:uploads": {"storage": "s3"}}, "rocketchat:uploads.s3: required with storage 's3'"),
         ({"rocketchat:uploads": {"s3": {"bucket": "files"}}}, "rocketchat:uploads.s3: has no effect unless"),
