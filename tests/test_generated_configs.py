@@ -31,12 +31,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from pydantic import BaseModel, ValidationError
 
+from components.tokens import RELEASE_TYPE
 from stack_config import ConfigError, schema
 from stack_config.diagnostics import _describe, shown
 from tests.config_strategies import SECRET_MARKER, UNPOOLED, model_strategy, stack_config_overrides
 from tools.api_checks import object_problems
 from tools.engine import PROJECT_DIR, Recording, Secret, run_program, stack_config
-from tools.manifests import kubernetes_objects, release_values
+from tools.manifests import plain, release_values
 
 EXAMPLES = int(os.environ.get("ROCKETCHAT_CONFIG_EXAMPLES", "120"))
 """Generated configs run through the program: 120 in CI (about 15 s on one worker), more for a longer run."""
@@ -107,11 +108,32 @@ def check_refusal(error: ConfigError, recording: Recording) -> None:
     assert SECRET_MARKER not in str(error)
 
 
-def check_acceptance(recording: Recording, chart: Path | None = None) -> list[dict[str, Any]]:
-    """The objects the program registered (and the chart in `chart` renders) hold to the API server's rules and
-    schemas; returns them."""
-    # Objects only read (a Gateway someone else owns) have no manifest: what is registered is what is checked.
-    docs = [doc for doc in kubernetes_objects(recording) if "kind" in doc]
+def registered_objects(recording: Recording) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The whole objects the program registers, and its patches of objects others make (`...Patch` resources:
+    server-side applies of a few fields of the chart's objects). Objects only read (a Gateway someone else owns)
+    have no manifest and are left out."""
+    objects, patches = [], []
+    for resource in recording.resources:
+        if not resource.type.startswith("kubernetes:") or resource.type == RELEASE_TYPE:
+            continue
+        doc = plain(resource.inputs)
+        if "kind" in doc:
+            (patches if resource.type.endswith("Patch") else objects).append(doc)
+    return objects, patches
+
+
+def merged(base: Any, patch: Any) -> Any:
+    """A patch laid over an object as a server-side apply merges maps (lists here are replaced whole)."""
+    if isinstance(base, dict) and isinstance(patch, dict):
+        return {**base, **{k: merged(base[k], v) if k in base else v for k, v in patch.items()}}
+    return patch
+
+
+def check_acceptance(recording: Recording, chart: Path | None = None) -> tuple[list[dict[str, Any]], list[Any]]:
+    """The objects the program registered (and the chart in `chart` renders, with the program's patches laid over
+    them) hold to the API server's rules and schemas; returns them, and the patches whose object is not at hand
+    (held to the rules alone: a patch is not a whole object for the schemas)."""
+    docs, patches = registered_objects(recording)
     assert docs, "accepted, and nothing registered"
     if chart is not None:
         from tools.plan.render import render_chart
@@ -119,12 +141,20 @@ def check_acceptance(recording: Recording, chart: Path | None = None) -> list[di
         namespace = next(iter(d["metadata"]["namespace"] for d in docs if d["metadata"].get("namespace")))
         for release, values in release_values(recording).items():
             docs = docs + render_chart(chart, values, release, namespace)
-    problems = [p for doc in docs for p in object_problems(doc)]
+    unmatched = []
+    for patch in patches:
+        name = (patch["kind"], patch["metadata"]["name"])
+        targets = [i for i, doc in enumerate(docs) if (doc["kind"], doc["metadata"].get("name")) == name]
+        for i in targets:
+            docs[i] = merged(docs[i], patch)
+        if not targets:
+            unmatched.append(patch)
+    problems = [p for doc in docs + unmatched for p in object_problems(doc)]
     problems += [p for doc in docs if doc["kind"] not in NO_SCHEMA_HERE for p in schema_problems(doc)]
     assert not problems, "\n".join(problems)
     for _, message in recording.logs:
         assert SECRET_MARKER not in message
-    return docs
+    return docs, unmatched
 
 
 def judge(overrides: dict[str, Any]) -> str:

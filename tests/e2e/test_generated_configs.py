@@ -69,6 +69,9 @@ def chart_dir() -> Path | None:
 class Accepted:
     overrides: dict[str, Any]
     docs: list[dict[str, Any]]
+    """Whole objects: the program's, and the chart's with the program's patches laid over them."""
+    patches_alone: int = 0
+    """Patches of objects not at hand (no chart): a patch is not an object to create, so it is not asked alone."""
 
 
 @dataclass
@@ -77,6 +80,7 @@ class Verdicts:
     objects: int = 0
     refused: list[str] = field(default_factory=list)
     not_asked: set[str] = field(default_factory=set)
+    patches_alone: int = 0
 
 
 def needs_experimental_crds(overrides: dict[str, Any]) -> bool:
@@ -109,11 +113,11 @@ def accepted_sample(count: int, chart: Path | None, left_out: list[str]) -> list
             run_generated(overrides, recording)
         except ConfigError:
             return
-        docs = check_acceptance(recording, chart)
+        docs, patches = check_acceptance(recording, chart)
         if needs_experimental_crds(overrides):
             left_out.append(shown_config(overrides))
             return
-        found.append(Accepted(overrides, docs))
+        found.append(Accepted(overrides, docs, len(patches)))
 
     collect()
     return found
@@ -218,6 +222,7 @@ def test_the_api_server_accepts_every_object_of_accepted_generated_configs(
         _, refused = ask(cluster, None, namespaces)
         _, refused_here = ask(cluster, scratch, asked)
         verdicts.configs += 1
+        verdicts.patches_alone += accepted.patches_alone
         verdicts.objects += len(asked) + len(namespaces)
         verdicts.refused += [f"{shown_config(accepted.overrides)}\n    {r}" for r in refused + refused_here]
     TIMINGS[f"generated configs: {verdicts.objects} objects asked of the API server"] = time.monotonic() - t0
@@ -226,7 +231,7 @@ def test_the_api_server_accepts_every_object_of_accepted_generated_configs(
         f"generated configs: {verdicts.configs} accepted configs sent ({verdicts.objects} objects"
         f"{', the chart rendered' if chart else ', no chart at hand'}); refused by the API server though the "
         f"offline check accepted them: {len(verdicts.refused)}; left out for the Gateway API's experimental channel: "
-        f"{len(experimental)}"
+        f"{len(experimental)}; patches whose object was not at hand, not asked: {verdicts.patches_alone}"
         + (
             f"; kinds without an API here, not asked: {', '.join(sorted(verdicts.not_asked))}"
             if verdicts.not_asked
