@@ -66,6 +66,9 @@ class Workload:
     writable_paths: tuple[str, ...] = ("/tmp",)
     """Paths the process writes to; each gets an emptyDir so the root filesystem can stay read-only."""
     extra_env: dict[str, str] = field(default_factory=dict)
+    reads_client_address: bool = False
+    """Takes the client's address from X-Forwarded-For, `HTTP_FORWARDED_COUNT` proxies back (docs/rocketchat-facts.md:
+    the monolith's remote-address middleware, defaulting to 1; ddp-streamer's clients, defaulting to 0)."""
 
     @property
     def is_monolith(self) -> bool:
@@ -86,6 +89,7 @@ MONOLITH = Workload(
     metrics_ports=(MONOLITH_PROMETHEUS_PORT, MOLECULER_METRICS_PORT),
     scaling="free",
     writable_paths=("/tmp", "/app/uploads"),
+    reads_client_address=True,
     extra_env={
         "DEPLOY_PLATFORM": "pulumi",
         "OVERWRITE_SETTING_Prometheus_Enabled": "true",
@@ -118,7 +122,9 @@ DDP_STREAMER = Workload(
     resources=ResourceDefaults(cpu_request="250m", memory_request="512Mi", memory_limit="1Gi"),
     # SockJS/XHR fallbacks poll: every request of a session must reach the same pod.
     service=ServicePort(port=APP_PORT, client_ip_affinity=True),
+    reads_client_address=True,
 )
+FORWARDED_COUNT_ENV = "HTTP_FORWARDED_COUNT"
 STREAM_HUB = Workload(
     key="streamHub",
     name="stream-hub",

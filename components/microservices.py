@@ -14,6 +14,7 @@ from components.catalog import (
     BROKER_ENV,
     DDP_STREAMER,
     DEFAULT_INSTANCE,
+    FORWARDED_COUNT_ENV,
     HEALTH_PATH,
     ROCKETCHAT_UID,
     WORKLOADS_BY_KEY,
@@ -43,6 +44,9 @@ class MicroserviceSetArgs(TypedDict):
     placement: NotRequired[PlacementArgs]
     images: NotRequired[ImagesArgs]
     """A registry mirror, pull secrets and digests for the Rocket.Chat images (components/images.py)."""
+    proxy_hops: NotRequired[int]
+    """Proxies in front of the pods (the ingress controller or gateway, and any load balancer before it): how far
+    back in X-Forwarded-For the client's address is, for the workloads that read it (HTTP_FORWARDED_COUNT)."""
     configuration: NotRequired[WorkloadConfigArgs]
     """Rocket.Chat's own configuration (RocketChatWorkspace): settings, secrets, the CA, the uploads volume."""
     streaming_service_annotations: NotRequired[dict[str, str]]
@@ -95,6 +99,8 @@ def container_env(args: MicroserviceSetArgs, workload: Workload) -> list[core.En
             ),
         ]
     env += [secret_env(name, source) for name, source in secrets.items()]  # the licence, where given
+    if workload.reads_client_address and args.get("proxy_hops") is not None:
+        env.append(core.EnvVarArgs(name=FORWARDED_COUNT_ENV, value=str(args["proxy_hops"])))
     configuration = args.get("configuration") or {}
     env += env_vars(configuration.get("env") or [])
     if workload.is_monolith:

@@ -4,12 +4,13 @@ the PodDisruptionBudgets the chart lacks."""
 from typing import Any, NotRequired, TypedDict
 
 import pulumi
+from pulumi_kubernetes.apps import v1 as apps
 from pulumi_kubernetes.core import v1 as core
 from pulumi_kubernetes.helm import v3 as helm
 
 from components import k8s
 from components.args import PlacementArgs, SecretKeyArgs, WorkloadArgs, whole
-from components.catalog import DDP_STREAMER, DEFAULT_INSTANCE, MONOLITH, Workload
+from components.catalog import DDP_STREAMER, DEFAULT_INSTANCE, FORWARDED_COUNT_ENV, MONOLITH, Workload
 from components.credentials import MONGO_SECRET_KEY, secret_key
 from components.images import ImagesArgs
 from components.microservices import plans_of
@@ -64,6 +65,9 @@ class RocketChatReleaseArgs(TypedDict):
     license_secret: NotRequired[SecretKeyArgs]
     placement: NotRequired[PlacementArgs]
     pod_monitor: NotRequired[bool]
+    proxy_hops: NotRequired[int]
+    """Proxies in front of the pods: HTTP_FORWARDED_COUNT of the monolith (`extraEnv`) and of ddp-streamer (a patch
+    of the chart's Deployment: the chart takes extra environment for its monolith alone)."""
     configuration: NotRequired[WorkloadConfigArgs]
     """Rocket.Chat's own configuration (RocketChatWorkspace): the monolith's settings and secrets, the CA, uploads."""
     images: NotRequired[ImagesArgs]
@@ -149,6 +153,7 @@ class RocketChatRelease(pulumi.ComponentResource):
             release_name=release,
             images=args.get("images"),
             configuration=args.get("configuration"),
+            proxy_hops=args.get("proxy_hops"),
         )
 
         self.release = helm.Release(
@@ -187,6 +192,9 @@ class RocketChatRelease(pulumi.ComponentResource):
                 pulumi.ResourceOptions(parent=self, depends_on=[self.release]),
             )
 
+        if args.get("proxy_hops") is not None and any(p.workload is DDP_STREAMER for p in plans):
+            self._ddp_streamer_client_address(release, namespace, whole(args["proxy_hops"]))
+
         # The names the chart gives, known before it runs: they stay readable in previews (whatever routes to them
         # depends on this component, which orders it after the Release).
         self.monolith_service = pulumi.Output.from_input(chart_service_name(release, MONOLITH))
@@ -201,6 +209,27 @@ class RocketChatRelease(pulumi.ComponentResource):
                 "ddp_streamer_service": self.ddp_streamer_service,
                 "status": self.status,
             }
+        )
+
+    def _ddp_streamer_client_address(self, release: str, namespace: pulumi.Input[str], hops: int) -> None:
+        """HTTP_FORWARDED_COUNT in the chart's ddp-streamer container, which takes no extra environment from the
+        chart's values. A server-side-apply patch owns that one variable of the Deployment Helm made: Helm's upgrades
+        merge three ways and keep what they never set, and the published chart stays as it is (a post-renderer would
+        need an executable beside every `pulumi up`). It depends on the Release, so it follows each upgrade."""
+        name = chart_service_name(release, DDP_STREAMER)
+        apps.DeploymentPatch(
+            f"{name}-client-address",
+            metadata={"name": name, "namespace": namespace},
+            spec={
+                "template": {
+                    "spec": {
+                        "containers": [
+                            {"name": DDP_STREAMER.name, "env": [{"name": FORWARDED_COUNT_ENV, "value": str(hops)}]}
+                        ]
+                    }
+                }
+            },
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.release]),
         )
 
     def _bundled_mongodb_secrets(

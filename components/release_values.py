@@ -16,6 +16,7 @@ from pulumi_kubernetes.helm import v3 as helm
 from components import k8s
 from components.args import PlacementArgs, ResourcesArgs, SecretKeyArgs, requests_and_limits, whole
 from components.catalog import (
+    FORWARDED_COUNT_ENV,
     MOLECULER_METRICS_PORT,
     MONGODB_RESOURCES,
     MONOLITH_PROMETHEUS_PORT,
@@ -225,6 +226,7 @@ def build_values(
     release_name: str = "rocketchat",
     images: ImagesArgs | None = None,
     configuration: WorkloadConfigArgs | None = None,
+    proxy_hops: int | None = None,
 ) -> dict[str, Any]:
     """The chart values for this stack. Pure: Secret names in, a plain dict out, with no credential anywhere in it.
 
@@ -335,6 +337,8 @@ def build_values(
                 "valueFrom": {"secretKeyRef": {"name": license_secret["name"], "key": license_secret["key"]}},
             }
         )
+    if proxy_hops is not None:
+        extra_env.append({"name": FORWARDED_COUNT_ENV, "value": str(proxy_hops)})
     configured = configuration or {}
     extra_env += env_values([*(configured.get("env") or []), *(configured.get("monolith_env") or [])])
     values["extraEnv"] = extra_env

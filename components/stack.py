@@ -43,6 +43,7 @@ from components.workspace import (
 )
 
 DEFAULT_NAMESPACE = "rocketchat"
+DEFAULT_PROXY_HOPS = 1
 NATS_NAME = "nats"
 """The stack's NatsCluster resource (its URN); also the Kubernetes name of its objects in stacks made before the
 instance named them (`legacy_names`)."""
@@ -74,6 +75,9 @@ class TlsArgs(TypedDict, total=False):
 
 class IngressSettingsArgs(TypedDict, total=False):
     enabled: bool
+    proxy_hops: int
+    """Proxies in front of the pods (default 1: the ingress controller or gateway; more behind a cloud load balancer
+    that adds its own hop): where Rocket.Chat finds the client's address in X-Forwarded-For."""
     controller: str
     """Which controller serves the class (components/controllers.py); default: what the class name usually means."""
     """Publish the Ingress (default: true without a gateway, false with one; both at once while DNS moves)."""
@@ -602,6 +606,7 @@ class RocketChatStack(pulumi.ComponentResource):
                         "placement": placement,
                         "images": args.get("images"),
                         "configuration": configuration,
+                        "proxy_hops": (args.get("ingress") or {}).get("proxy_hops", DEFAULT_PROXY_HOPS),
                         "streaming_service_annotations": streaming_service_annotations(args) or None,
                         # No chart PodMonitor: StackMonitoring's selects the pods of both modes alike.
                     }
@@ -625,6 +630,7 @@ class RocketChatStack(pulumi.ComponentResource):
                     "placement": placement,
                     "images": args.get("images"),
                     "configuration": configuration,
+                    "proxy_hops": (args.get("ingress") or {}).get("proxy_hops", DEFAULT_PROXY_HOPS),
                     "streaming_service_annotations": streaming_service_annotations(args) or None,
                 }
             ),

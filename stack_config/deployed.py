@@ -123,7 +123,7 @@ def _objects(resources: Mapping[str, Mapping[str, Any]]) -> list[ObjectRef]:
         type_, outputs = resource.get("type", ""), resource.get("outputs") or {}
         if type_ == RELEASE_TYPE and outputs.get("name"):
             found.append(ObjectRef(HELM_RELEASE, outputs.get("namespace"), outputs["name"]))
-        elif type_.startswith("kubernetes:") and _metadata(resource).get("name"):
+        elif type_.startswith("kubernetes:") and not type_.endswith("Patch") and _metadata(resource).get("name"):
             metadata = _metadata(resource)
             found.append(ObjectRef(type_.rsplit(":", 1)[-1], metadata.get("namespace"), metadata["name"]))
     return found

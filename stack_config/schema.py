@@ -236,6 +236,9 @@ class IngressConfig(_Model):
     sticky_sessions: bool = Field(True, alias="stickySessions")
     skip_await: bool = Field(False, alias="skipAwait")
     controller_namespace: DnsLabel = Field("ingress-nginx", alias="controllerNamespace")
+    proxy_hops: Annotated[int, Field(ge=0, le=10)] = Field(1, alias="proxyHops")
+    """Proxies in front of Rocket.Chat (1: the ingress controller or gateway; 2 behind a cloud load balancer that adds
+    its own X-Forwarded-For hop): Rocket.Chat's HTTP_FORWARDED_COUNT."""
 
 
 class ParentRefConfig(_Model):

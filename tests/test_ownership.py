@@ -33,8 +33,8 @@ def registered_objects(recording: Recording) -> list[ObjectRef]:
     """The Kubernetes objects (and Helm releases) a run registered, as the inventory names them."""
     found = []
     for resource in recording.resources:
-        if resource.read:
-            continue  # a Gateway someone else owns, only read
+        if resource.read or resource.kind.endswith("Patch"):
+            continue  # a Gateway someone else owns, only read; a patch of an object the chart made
         inputs = reveal(resource.inputs)
         if resource.kind == "Release":
             found.append(ObjectRef(HELM_RELEASE, inputs["namespace"], inputs["name"]))

@@ -164,8 +164,8 @@ def live_objects(recording: Recording) -> tuple[LiveObject, ...]:
     records: what another stack's ownership check then finds."""
     found = []
     for resource in recording.resources:
-        if resource.read:
-            continue  # someone else's, only read
+        if resource.read or resource.kind.endswith("Patch"):
+            continue  # someone else's, only read; or a patch of an object another made
         inputs = reveal(resource.inputs)
         if resource.type == RELEASE_TYPE:
             ref = ObjectRef(HELM_RELEASE, inputs.get("namespace"), inputs.get("name", ""))

@@ -42,11 +42,24 @@ def _ordered(doc: dict[str, Any]) -> dict[str, Any]:
 def kubernetes_objects(
     recording: Recording, show_secrets: bool = False, redaction: Redaction = HIDDEN
 ) -> list[dict[str, Any]]:
-    """The Kubernetes objects of a recording, in registration order."""
+    """The Kubernetes objects of a recording, in registration order: what the program creates (not the objects it only
+    reads, nor its patches of objects the chart made: `kubernetes_patches`)."""
     return [
         _ordered(plain(r.inputs, show_secrets, redaction))
         for r in recording.resources
-        if r.type.startswith("kubernetes:") and r.type != RELEASE_TYPE
+        if r.type.startswith("kubernetes:") and r.type != RELEASE_TYPE and not r.read and not is_patch(r.type)
+    ]
+
+
+def is_patch(resource_type: str) -> bool:
+    """A server-side-apply patch of an object another manager made (`kubernetes:apps/v1:DeploymentPatch`)."""
+    return resource_type.startswith("kubernetes:") and resource_type.endswith("Patch")
+
+
+def kubernetes_patches(recording: Recording) -> list[dict[str, Any]]:
+    """The program's patches of objects the chart made, as the fields they set (kind `<Kind>Patch`)."""
+    return [
+        {**_ordered(plain(r.inputs, False, HIDDEN)), "kind": r.kind} for r in recording.resources if is_patch(r.type)
     ]
 
 

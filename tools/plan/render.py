@@ -161,7 +161,7 @@ def render_stack(
     """Run the program for `stack` and collect its objects, its Release values and (with a chart dir) the chart.
     With a `redaction_key`, a hidden value is marked with a keyed digest of it (see tools.manifests.Redaction)."""
     from tools.engine import run_program  # with Pulumi, which `diff`'s own process does not load
-    from tools.manifests import kubernetes_objects, plain
+    from tools.manifests import kubernetes_objects, kubernetes_patches, plain
 
     redaction = Redaction(redaction_key)
     recording = run_program(stack, overrides)
@@ -170,6 +170,8 @@ def render_stack(
     ]
     warnings: list[str] = []
     workload_documents: list[dict[str, Any]] = [o.document for o in objects]
+    # The program's patches of the chart's objects: shown (and diffed) as what they set, never counted as workloads.
+    objects += [PlanObject(object_key(doc), "program", doc) for doc in kubernetes_patches(recording)]
     notes: list[str] = []
     for release in recording.of_type(RELEASE_TYPE):
         inputs = plain({k: v for k, v in release.inputs.items() if k != "values"}, show_secrets, redaction)
