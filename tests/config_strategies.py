@@ -26,7 +26,7 @@ from stack_config.diagnostics import SECRET_KEYS
 from stack_config.schema import StackConfig
 
 Strategy = st.SearchStrategy[Any]
-INVALID_ONE_IN = 12
+INVALID_ONE_IN = 15
 """About one value in this many is drawn from the invalid side (the rest are valid), so that a config of a dozen keys
 is often accepted and often refused."""
 SECRET_MARKER = "Sekret-1234"

@@ -204,12 +204,12 @@ def test_a_message_about_a_value_shows_the_value(raw: dict[str, Any]) -> None:
 
 def test_the_sample_reaches_both_outcomes() -> None:
     """The generator is not degenerate: the property test's sample (run before this test, in this process) had
-    accepted and refused configs alike, neither under a fifth of them."""
+    accepted and refused configs alike, neither under a tenth of them."""
     if not OUTCOMES:
         pytest.skip("the property test did not run in this process")
     total = sum(OUTCOMES.values())
     print(f"\ngenerated configs: {dict(OUTCOMES)} ({total} in all)")
-    assert OUTCOMES["accepted"] >= total / 5 and OUTCOMES["refused"] >= total / 5, dict(OUTCOMES)
+    assert OUTCOMES["accepted"] >= total / 10 and OUTCOMES["refused"] >= total / 10, dict(OUTCOMES)
 
 
 def test_every_validator_has_values() -> None:
