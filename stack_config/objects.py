@@ -31,7 +31,7 @@ from components.k8s import OWNED_ANNOTATIONS
 from components.nats import nats_object_names, render_nats_config
 from components.ownership import OWNER_ANNOTATION
 from components.planning import WorkloadPlan, args_key, plan_workloads
-from components.release import DEFAULT_RELEASE_NAME, chart_pod_name
+from components.release import DEFAULT_RELEASE_NAME, chart_pod_name, chart_service_name
 from components.stack import (
     DEFAULT_NAMESPACE,
     EXTERNAL_DNS_PREFIX,
@@ -109,14 +109,18 @@ def _name_problems(config: StackConfig, args: RocketChatStackArgs) -> list[str]:
 
 def chart_object_names(release: str, plans: Iterable[WorkloadPlan]) -> list[tuple[str, str, NameRule]]:
     """The names the official chart (7.0.2) gives the objects it makes for these workloads, with the rule each must
-    meet: `rocketchat.fullname` (templates/_helpers.tpl) is `<release>-rocketchat` cut to 63 characters and names the
-    monolith's Deployment and Service, and (prometheusScraping is always on here, microservices.enabled with any
-    microservice) the Service `<fullname>-monolith-ms-metrics`, which is not cut; each microservice's Deployment,
-    Service and pod label `app.kubernetes.io/name` are `<release>-<service>` (templates/microservices-*.yaml)."""
+    meet. `rocketchat.fullname` (templates/_helpers.tpl) is `<release>-rocketchat` cut to 63 characters: the
+    monolith's Deployment and Service (which the Ingress names uncut), and, prometheusScraping being always on here
+    and microservices.enabled with any microservice, the Service `<fullname>-monolith-ms-metrics`, not cut. Each
+    microservice's Deployment, Service and pod label `app.kubernetes.io/name` are `<release>-<service>`
+    (templates/microservices-*.yaml)."""
     fullname = f"{release}-{MONOLITH.name}"[: api_rules.MAX_LABEL_LENGTH].rstrip("-")
     names: list[tuple[str, str, NameRule]] = [
         ("Deployment", fullname, api_rules.dns_subdomain),
         ("Service", fullname, api_rules.dns_1035_label),
+        # The Ingress's backend names the monolith's Service uncut (components/release.py, chart_service_name): a
+        # longer name than the Service's own is refused in the Ingress (ValidateIngressBackend).
+        ("Ingress backend Service", chart_service_name(release, MONOLITH), api_rules.dns_1035_label),
     ]
     services = [plan.workload for plan in plans if not plan.workload.is_monolith]
     if services:

@@ -190,17 +190,31 @@ def test_a_bad_release_name_is_rejected(release_name: str, why: str) -> None:
     assert recording.resources == []
 
 
-def test_a_release_name_of_53_characters_is_accepted_for_a_monolith_beside_a_shorter_instance() -> None:
+def test_a_release_name_of_52_characters_is_accepted_for_a_monolith_beside_a_shorter_instance() -> None:
     program = run(
         "prod",
         {
-            "rocketchat:chart": prod_chart(releaseName="r" * 53),
+            "rocketchat:chart": prod_chart(releaseName="r" * 52),
             "rocketchat:instance": "rocketchat",
             "rocketchat:microservices": False,
         },
     )
-    assert program.release.inputs["name"] == "r" * 53
+    assert program.release.inputs["name"] == "r" * 52
     assert program.values["existingMongodbSecret"] == "rocketchat-mongodb"
+
+
+def test_a_release_name_of_53_characters_is_refused_for_the_ingress_backend_it_would_name() -> None:
+    # Helm allows 53, but the chart cuts `<release>-rocketchat` to 63 for the monolith's Service while the Ingress
+    # names it whole: 64 characters, which the API server refuses as a Service name in an Ingress backend.
+    message, recording = rejected(
+        {
+            "rocketchat:chart": prod_chart(releaseName="r" * 53),
+            "rocketchat:instance": "rocketchat",
+            "rocketchat:microservices": False,
+        }
+    )
+    assert f"names the Ingress backend Service '{'r' * 53}-rocketchat', which is not a Service name" in message
+    assert recording.resources == []
 
 
 def test_a_release_name_of_53_characters_cannot_also_name_the_stacks_objects() -> None:

@@ -57,9 +57,17 @@ def object_problems(doc: Mapping[str, Any]) -> list[str]:
         if requested is not None and (why := api_rules.storage(str(requested))) is not None:
             found.append((f"{where}.resources.requests.storage", f"{requested!r} {why}"))
     if kind == "Ingress":
+        backends = [("spec.defaultBackend", spec.get("defaultBackend"))]
         for i, rule in enumerate(spec.get("rules") or []):
             if rule.get("host") is not None and (why := api_rules.ingress_host(rule["host"])) is not None:
                 found.append((f"spec.rules[{i}].host", f"{rule['host']!r} {why}"))
+            paths = enumerate((rule.get("http") or {}).get("paths") or [])
+            backends += [(f"spec.rules[{i}].http.paths[{j}].backend", path.get("backend")) for j, path in paths]
+        for where, backend in backends:
+            # ValidateIngressBackend: the Service a backend names is named as a Service must be.
+            service = str(((backend or {}).get("service") or {}).get("name", ""))
+            if service and (why := api_rules.dns_1035_label(service)) is not None:
+                found.append((f"{where}.service.name", f"{service!r} {why}"))
         for i, tls in enumerate(spec.get("tls") or []):
             for j, host in enumerate(tls.get("hosts") or []):
                 if (why := api_rules.dns_subdomain(host)) is not None:
