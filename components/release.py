@@ -215,11 +215,15 @@ class RocketChatRelease(pulumi.ComponentResource):
         """HTTP_FORWARDED_COUNT in the chart's ddp-streamer container, which takes no extra environment from the
         chart's values. A server-side-apply patch owns that one variable of the Deployment Helm made: Helm's upgrades
         merge three ways and keep what they never set, and the published chart stays as it is (a post-renderer would
-        need an executable beside every `pulumi up`). It depends on the Release, so it follows each upgrade."""
+        need an executable beside every `pulumi up`). It depends on the Release, so it follows the first install.
+
+        The provider compares a patch's list with the live object's by position (the chart's env comes first), which
+        would show this patch as changed in every preview: its spec is left out of diffs, and the count is in its
+        name, so another count is a new patch (forced over the old one's field) and the old one is deleted."""
         name = chart_service_name(release, DDP_STREAMER)
         apps.DeploymentPatch(
-            f"{name}-client-address",
-            metadata={"name": name, "namespace": namespace},
+            f"{name}-client-address" + ("" if hops == 1 else f"-{hops}"),
+            metadata={"name": name, "namespace": namespace, "annotations": {"pulumi.com/patchForce": "true"}},
             spec={
                 "template": {
                     "spec": {
@@ -229,7 +233,7 @@ class RocketChatRelease(pulumi.ComponentResource):
                     }
                 }
             },
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.release]),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.release], ignore_changes=["spec"]),
         )
 
     def _bundled_mongodb_secrets(

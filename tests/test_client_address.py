@@ -65,3 +65,18 @@ def test_a_count_that_cannot_be_is_refused(hops: Any) -> None:
     with pytest.raises(ConfigError) as error:
         run_program("dev", {"rocketchat:ingress": {"className": "nginx", "proxyHops": hops}})
     assert error.value.problems[0].startswith("rocketchat:ingress.proxyHops")
+
+
+def test_another_count_is_another_patch_that_takes_the_field_over() -> None:
+    """The provider would show a patch's env list as changed in every preview (it compares it with the live list by
+    position): the patch's spec is left out of diffs, and a new count is a new patch, forced over the old one."""
+    recording = run_program("prod", {"rocketchat:ingress": {**PROD_INGRESS, "proxyHops": 2}})
+    (made,) = recording.of_type("kubernetes:apps/v1:DeploymentPatch")
+    assert made.name == "rocketchat-ddp-streamer-client-address-2"
+    assert made.ignore_changes == ["spec"]
+    assert reveal(made.inputs)["metadata"]["annotations"]["pulumi.com/patchForce"] == "true"
+    (default,) = run_program("prod").of_type("kubernetes:apps/v1:DeploymentPatch")
+    assert default.name == "rocketchat-ddp-streamer-client-address"
+
+
+PROD_INGRESS = {"className": "nginx", "tls": {"secretName": "rocketchat-tls", "clusterIssuer": "letsencrypt-prod"}}

@@ -286,6 +286,11 @@ def test_an_upgrade_moves_every_image_in_one_update(cluster: Cluster, stack: Sta
         for d in cluster.items("deployments", ns)
     }
     assert set(tags.values()) == {"8.7.0"}, tags
+    # The client address count the program patched into the chart's ddp-streamer survives Helm's upgrade.
+    streamer = cluster.json("get", "deployment", CHART_DEPLOYMENTS["ddp-streamer"], "-n", ns)
+    (container,) = streamer["spec"]["template"]["spec"]["containers"]
+    assert {"name": "HTTP_FORWARDED_COUNT", "value": "1"} in container["env"], container["env"]
+    assert stack.preview_steps() and not [s for s in stack.preview_steps() if s["op"] != "same"], "not settled"
     REPORT.append("prod (helm): 8.6.1 -> 8.7.0 in one update, every chart Deployment rolled to 8.7.0:")
     REPORT.append(format_rollouts(before, after))
     progress.done.add("upgrade")
