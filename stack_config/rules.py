@@ -14,6 +14,7 @@ from components.workspace import SETTING_ENV_PREFIX
 from stack_config.deployed import DEFAULT_RAW_INSTANCE, Deployed
 from stack_config.diagnostics import CONFIG_NAMESPACE, SECRET_KEYS, SECRET_MAPS, _broken, _key
 from stack_config.schema import AutoscalingConfig, StackConfig
+from stack_config.setting_rules import setting_problems
 
 # Namespaces Kubernetes keeps for itself: nothing of a workspace belongs there.
 RESERVED_NAMESPACES = ("kube-system", "kube-public", "kube-node-lease")
@@ -92,6 +93,14 @@ def cross_key_problems(
 
     problems += _autoscaling_problems(config, failed)
     problems += _workspace_problems(config, failed)
+    if config.version and not any(_broken(failed, key) for key in ("version", "settings", "secretSettings")):
+        problems += setting_problems(config.version, config.settings, config.secret_settings)[0]
+        problems += [
+            f"{_key(['secretSettings', setting])}: empty: there is no value to force (value not shown); set it with "
+            f"`pulumi config set --secret --path '{CONFIG_NAMESPACE}:secretSettings.{setting}' '...'`"
+            for setting, value in sorted(config.secret_settings.items())
+            if not value.get_secret_value().strip()
+        ]
     if not _broken(failed, "images") and not _broken(failed, "mode") and not _broken(failed, "nats", "bundled"):
         problems += _image_problems(config)
 

@@ -35,6 +35,7 @@ from stack_config.rules import (
     set_secret_command,
 )
 from stack_config.schema import StackConfig
+from stack_config.setting_rules import setting_problems
 
 
 @dataclass(frozen=True)
@@ -211,7 +212,7 @@ def _warnings(stack: str, config: StackConfig, raw: Mapping[str, Any], args: Roc
 
 
 def _workspace_warnings(config: StackConfig) -> list[str]:
-    warnings = []
+    warnings = setting_problems(config.version, config.settings, config.secret_settings)[1] if config.version else []
     production = config.monolith.replicas > 1 or config.concurrent_users >= 1000
     if production and config.uploads.storage in (None, "gridfs"):
         warnings.append(
