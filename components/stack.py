@@ -582,7 +582,14 @@ class RocketChatStack(pulumi.ComponentResource):
         mongo_read = secrets.read(database.secret, f"{instance}-mongodb", MONGO_SECRET_KEY, database.url)
         transporter_read = secrets.read(bus.secret, f"{instance}-bus", transporter_key, bus.urls.get(transporter_key))
         license_read = secrets.read(licence[0], f"{instance}-license", LICENSE_KEY, licence[1])
-        placement = args.get("scheduling") or {}
+        # What both renderings of the workloads take alike.
+        shared = {
+            "placement": args.get("scheduling") or {},
+            "images": args.get("images"),
+            "configuration": configuration,
+            "proxy_hops": (args.get("ingress") or {}).get("proxy_hops", DEFAULT_PROXY_HOPS),
+            "streaming_service_annotations": streaming_service_annotations(args) or None,
+        }
         if args["mode"] == "helm":
             from components.release import RocketChatRelease
 
@@ -603,11 +610,7 @@ class RocketChatStack(pulumi.ComponentResource):
                         "transporter_secret": transporter_read,
                         "bundled_nats_replicas": (args.get("nats") or {}).get("replicas", 1),
                         "license_secret": license_read,
-                        "placement": placement,
-                        "images": args.get("images"),
-                        "configuration": configuration,
-                        "proxy_hops": (args.get("ingress") or {}).get("proxy_hops", DEFAULT_PROXY_HOPS),
-                        "streaming_service_annotations": streaming_service_annotations(args) or None,
+                        **shared,
                         # No chart PodMonitor: StackMonitoring's selects the pods of both modes alike.
                     }
                 ),
@@ -627,11 +630,7 @@ class RocketChatStack(pulumi.ComponentResource):
                     "transporter": transporter_read,
                     "license": license_read,
                     "instance": instance,
-                    "placement": placement,
-                    "images": args.get("images"),
-                    "configuration": configuration,
-                    "proxy_hops": (args.get("ingress") or {}).get("proxy_hops", DEFAULT_PROXY_HOPS),
-                    "streaming_service_annotations": streaming_service_annotations(args) or None,
+                    **shared,
                 }
             ),
             opts=needs,
