@@ -230,10 +230,24 @@ def test_helm_mode_configures_the_workspace_and_keeps_secrets_out_of_the_release
     helm_stack.timed("workspace: up (helm)", "up", "--yes", "--skip-preview")
     shown = check_the_api(cluster, "ws-helm", "rocketchat", "helm")
     hits = no_probe_anywhere(helm_stack)
+    # Replicated chart workloads spread over nodes and zones, as the API server holds them.
+    spread = {}
+    for deployment in cluster.items("deployments", "ws-helm"):
+        terms = (
+            (deployment["spec"]["template"]["spec"].get("affinity") or {})
+            .get("podAntiAffinity", {})
+            .get("preferredDuringSchedulingIgnoredDuringExecution", [])
+        )
+        if deployment["spec"]["replicas"] > 1:
+            spread[deployment["metadata"]["name"]] = [t["podAffinityTerm"]["topologyKey"] for t in terms]
+    assert spread and all(
+        keys == ["kubernetes.io/hostname", "topology.kubernetes.io/zone"] for keys in spread.values()
+    ), spread
     stored = helm_stored_values(cluster, "ws-helm", "rocketchat")
     assert probe_hits(stored) == [], "a secret reached the Helm release's stored values"
     assert "rocketchat-settings" in stored  # the values name the Secret, and only name it
     REPORT.append(
-        f"workspace (helm): monolith env {shown['monolith env']}; probes: {hits} and 0 in the release's stored values"
+        f"workspace (helm): monolith env {shown['monolith env']}; probes: {hits} and 0 in the release's stored values; "
+        f"spread (preferred anti-affinity) of {sorted(spread)}"
     )
     destroy_completely(helm_stack, cluster, "ws-helm", "workspace", step="workspace: destroy (helm)")
