@@ -78,6 +78,7 @@ BROKEN: list[tuple[str, str, str | None, Callable[[Doc], None], str]] = [
         lambda d: pod(d)["containers"][0].update(image="docker.io/rocketchat/account-service:8.6.1+build"),
         "cannot be an image tag",
     ),
+    ("image-required", "Deployment", None, lambda d: pod(d)["containers"][0].pop("image"), "image: is required"),
     (
         "fraction-of-a-byte",
         "Deployment",

@@ -123,9 +123,15 @@ def registered_objects(recording: Recording) -> tuple[list[dict[str, Any]], list
 
 
 def merged(base: Any, patch: Any) -> Any:
-    """A patch laid over an object as a server-side apply merges maps (lists here are replaced whole)."""
+    """A patch laid over an object as a server-side apply merges it: maps key by key, lists of named items
+    (containers, env, ports, volumes: their list-map key is `name`) item by item, other lists replaced whole."""
     if isinstance(base, dict) and isinstance(patch, dict):
         return {**base, **{k: merged(base[k], v) if k in base else v for k, v in patch.items()}}
+    named = isinstance(base, list) and isinstance(patch, list)
+    if named and all(isinstance(item, dict) and "name" in item for item in [*base, *patch]):
+        given = {item["name"]: item for item in patch}
+        kept = [merged(item, given.pop(item["name"])) if item["name"] in given else item for item in base]
+        return kept + list(given.values())
     return patch
 
 
@@ -149,7 +155,8 @@ def check_acceptance(recording: Recording, chart: Path | None = None) -> tuple[l
             docs[i] = merged(docs[i], patch)
         if not targets:
             unmatched.append(patch)
-    problems = [p for doc in docs + unmatched for p in object_problems(doc)]
+    problems = [p for doc in docs for p in object_problems(doc)]
+    problems += [p for patch in unmatched for p in object_problems(patch, partial=True)]
     problems += [p for doc in docs if doc["kind"] not in NO_SCHEMA_HERE for p in schema_problems(doc)]
     assert not problems, "\n".join(problems)
     for _, message in recording.logs:

@@ -24,8 +24,9 @@ INT64_FIELDS = frozenset({"tolerationSeconds", "activeDeadlineSeconds", "termina
 MEMORY_LIKE = ("memory", "ephemeral-storage", "storage")
 
 
-def object_problems(doc: Mapping[str, Any]) -> list[str]:
-    """Every rule `doc` breaks, each as `<Kind>/<name>: <field>: <what is wrong>`; [] for a valid object."""
+def object_problems(doc: Mapping[str, Any], partial: bool = False) -> list[str]:
+    """Every rule `doc` breaks, each as `<Kind>/<name>: <field>: <what is wrong>`; [] for a valid object. A
+    `partial` doc (a server-side apply patch of a few fields) is held to the rules of the fields it has only."""
     kind = str(doc.get("kind"))
     metadata = doc.get("metadata") or {}
     name = str(metadata.get("name", ""))
@@ -46,7 +47,7 @@ def object_problems(doc: Mapping[str, Any]) -> list[str]:
     template = pod_template(dict(doc))
     if template is not None:
         found += _meta_problems("spec.template.metadata", template.get("metadata") or {})
-        found += _pod_problems("spec.template.spec", template.get("spec") or {})
+        found += _pod_problems("spec.template.spec", template.get("spec") or {}, partial)
     # A claim's storage (a StatefulSet's claim templates, a claim of its own).
     templates = enumerate(spec.get("volumeClaimTemplates") or [])
     claims = [(f"spec.volumeClaimTemplates[{i}].spec", template.get("spec") or {}) for i, template in templates]
@@ -117,7 +118,7 @@ def _selectors(spec: Mapping[str, Any]) -> Iterator[tuple[str, Mapping[str, Any]
         yield "spec.podSelector.matchLabels", pod_selector.get("matchLabels") or {}
 
 
-def _pod_problems(path: str, spec: Mapping[str, Any]) -> list[tuple[str, str]]:
+def _pod_problems(path: str, spec: Mapping[str, Any], partial: bool = False) -> list[tuple[str, str]]:
     found = _label_problems(f"{path}.nodeSelector", spec.get("nodeSelector") or {})
     for i, given in enumerate(spec.get("tolerations") or []):
         for field, why in api_rules.toleration(
@@ -132,6 +133,8 @@ def _pod_problems(path: str, spec: Mapping[str, Any]) -> list[tuple[str, str]]:
         for i, container in enumerate(spec.get(field) or []):
             where = f"{path}.{field}[{i}]"
             image = str(container.get("image", ""))
+            if not image and not partial:  # validateContainers: a pod template's container names its image
+                found.append((f"{where}.image", "is required"))
             if image != image.strip():
                 found.append((f"{where}.image", f"{image!r} has blanks around it"))
             tag = image.rpartition("/")[2].partition("@")[0].partition(":")[2]
