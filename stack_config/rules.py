@@ -524,6 +524,21 @@ def ignored_settings(config: StackConfig, raw: Mapping[str, Any], plans: Iterabl
             f"{_key(['ingress', 'stickySessions'])} is ignored: sticky sessions are ingress-nginx's annotations, and "
             f"rocketchat:ingress.className is {config.ingress.class_name}"
         )
+    mongodb = raw.get("mongodb")
+    if isinstance(mongodb, dict) and mongodb.get("keepOnDestroy") is True and not config.create_namespace:
+        notes.append(
+            f"{_key(['mongodb', 'keepOnDestroy'])} is ignored: it keeps the namespace the stack made, and with "
+            "rocketchat:createNamespace false the stack makes none (the database's claims are kept in any case)"
+        )
+    enabled = config.ingress.enabled if config.ingress.enabled is not None else config.gateway is None
+    if isinstance(ingress, dict) and not enabled:
+        # The scheme of the URL still reads ingress.tls, and the web policy ingress.controllerNamespace.
+        unused = sorted(set(ingress) & {"className", "controller", "annotations", "stickySessions", "skipAwait"})
+        notes += [
+            f"{_key(['ingress', key])} is ignored: no Ingress is published (rocketchat:gateway carries the traffic; "
+            "set rocketchat:ingress.enabled to true to publish both)"
+            for key in unused
+        ]
     monitoring = raw.get("monitoring")
     if isinstance(monitoring, dict):
         if "labels" in monitoring and not (config.monitoring.pod_monitor or config.monitoring.prometheus_rule):

@@ -329,3 +329,17 @@ def test_overriding_the_sticky_session_annotations_is_warned_about_naming_the_ke
 )
 def test_quantities_that_parse_but_mean_nothing_are_refused(overrides: dict[str, Any], key: str, says: str) -> None:
     assert only(overrides).startswith(f"rocketchat:{key}: {says}")
+
+
+def test_keep_on_destroy_without_a_namespace_of_the_stacks_own_is_warned_about() -> None:
+    said = warnings(
+        {"rocketchat:createNamespace": False, "rocketchat:mongodb": {"inCluster": {}, "keepOnDestroy": True}}
+    )
+    assert any(m.startswith("rocketchat:mongodb.keepOnDestroy is ignored: it keeps the namespace") for m in said), said
+
+
+def test_ingress_settings_without_an_ingress_are_warned_about() -> None:
+    gateway = {"parentRefs": [{"name": "public", "namespace": "gateways"}]}
+    said = warnings({"rocketchat:gateway": gateway, "rocketchat:ingress": {"className": "nginx", "skipAwait": True}})
+    ignored = sorted(m.split(" is ignored")[0] for m in said if "no Ingress is published" in m)
+    assert ignored == ["rocketchat:ingress.className", "rocketchat:ingress.skipAwait"]
