@@ -13,7 +13,8 @@ each, by package and function (Kubernetes 1.33):
 - `k8s.io/kubernetes/pkg/apis/core/validation` (`validation.go`): ValidateTolerations, ValidateResourceRequirements,
   ValidatePersistentVolumeClaimSpec, ValidateSecret, ValidateIngressRule (in `networking/validation`), ValidatePodSpec
   (nodeSelector), validateContainers (image);
-- `k8s.io/kubernetes/pkg/apis/apps/validation`: ValidateStatefulSetName (a DNS label since 1.33).
+- `k8s.io/kubernetes/pkg/apis/apps/validation`: ValidateStatefulSetName (a DNS label since 1.33);
+- the Gateway API's HTTPRoute CRD (`sigs.k8s.io/gateway-api` v1.6.3): its CEL rules across `spec.parentRefs`.
 
 The program applies them, before it registers anything, to what its args determine (stack_config/objects.py); the
 tests apply the same functions to every object the program really registers (tools/api_checks.py).
@@ -209,6 +210,35 @@ def toleration(
         found.append(("value", "must be empty when operator is Exists"))
     elif operator != "Exists" and value and (why := label_value(value)) is not None:
         found.append(("value", why))
+    return found
+
+
+ParentRef = tuple[str, str, str, str | None, str | None]
+"""A route's reference to its parent: (group, kind, name, namespace, sectionName)."""
+
+MIXED_SECTIONS = (
+    "refers to the same Gateway as an earlier reference, one naming a sectionName and the other not: give one to "
+    "every reference to that Gateway, or to none"
+)
+
+
+def parent_refs(refs: list[ParentRef]) -> list[tuple[int, str]]:
+    """The Gateway API's rules across a route's parentRefs (the HTTPRoute CRD's x-kubernetes-validations on
+    `spec.parentRefs`, v1.6.3): references to the same parent either all name a sectionName or none does, and no
+    two name the same one. "The same parent" is the CRD's: the same group, kind and name, and both namespaces left
+    out (or empty), or both given and equal. Returns (index, why) for each reference at fault."""
+
+    def same_parent(a: ParentRef, b: ParentRef) -> bool:
+        return a[:3] == b[:3] and ((not a[3] and not b[3]) or (bool(a[3]) and a[3] == b[3]))
+
+    found = []
+    for i, ref in enumerate(refs):
+        earlier = [j for j in range(i) if same_parent(ref, refs[j])]  # each pair is reported once, on its second
+        if any(bool(ref[4]) != bool(refs[j][4]) for j in earlier):
+            found.append((i, MIXED_SECTIONS))
+        elif (twin := next((j for j in earlier if (refs[j][4] or "") == (ref[4] or "")), None)) is not None:
+            why = f"refers to the same Gateway and listener as parentRefs[{twin}]: give each its own sectionName"
+            found.append((i, why))
     return found
 
 

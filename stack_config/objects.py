@@ -25,6 +25,7 @@ from components.catalog import (
     NATS_RESOURCES,
     ResourceDefaults,
 )
+from components.gateway import GATEWAY_GROUP
 from components.ingress import DEFAULT_CLASS, ingress_annotations
 from components.inventory import HELM_RELEASE, stack_objects
 from components.k8s import OWNED_ANNOTATIONS
@@ -64,6 +65,7 @@ def object_problems(config: StackConfig, args: RocketChatStackArgs) -> list[str]
     problems += _toleration_problems(config)
     problems += _annotation_problems(config, args)
     problems += _secret_problems(config, args)
+    problems += _route_problems(config)
     return problems
 
 
@@ -266,6 +268,14 @@ def annotation_overrides(config: StackConfig, args: RocketChatStackArgs) -> list
             f"{why}"
         )
     return warnings
+
+
+def _route_problems(config: StackConfig) -> list[str]:
+    """The HTTPRoute's parentRefs, as components/gateway.py writes them (every parent a Gateway)."""
+    if config.gateway is None:
+        return []
+    refs = [(GATEWAY_GROUP, "Gateway", r.name, r.namespace, r.section_name) for r in config.gateway.parent_refs]
+    return [f"{_key(['gateway', 'parentRefs', i])}: {why}" for i, why in api_rules.parent_refs(refs)]
 
 
 def _secret_problems(config: StackConfig, args: RocketChatStackArgs) -> list[str]:

@@ -102,6 +102,19 @@ BROKEN: list[tuple[str, str, str | None, Callable[[Doc], None], str]] = [
         "backend.service.name",
     ),
     (
+        "route-parents",
+        "Service",
+        None,
+        lambda d: d.update(
+            apiVersion="gateway.networking.k8s.io/v1",
+            kind="HTTPRoute",
+            spec={
+                "parentRefs": [{"name": "public", "sectionName": "https"}, {"name": "public", "sectionName": "https"}]
+            },
+        ),
+        "parentRefs[1]: refers to the same Gateway and listener as parentRefs[0]",
+    ),
+    (
         "selector",
         "Service",
         None,

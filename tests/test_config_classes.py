@@ -343,3 +343,23 @@ def test_ingress_settings_without_an_ingress_are_warned_about() -> None:
     said = warnings({"rocketchat:gateway": gateway, "rocketchat:ingress": {"className": "nginx", "skipAwait": True}})
     ignored = sorted(m.split(" is ignored")[0] for m in said if "no Ingress is published" in m)
     assert ignored == ["rocketchat:ingress.className", "rocketchat:ingress.skipAwait"]
+
+
+# --- found by the e2e dry run of generated configs -----------------------------------------------------------------
+
+
+def test_two_references_to_the_same_gateway_need_sections_of_their_own() -> None:
+    # The HTTPRoute CRD's rules across parentRefs: the API server refused such a route that the program had accepted.
+    twice = {"parentRefs": [{"name": "public"}, {"name": "public"}]}
+    assert only({"rocketchat:gateway": twice}).startswith(
+        "rocketchat:gateway.parentRefs[1]: refers to the same Gateway and listener as parentRefs[0]"
+    )
+    mixed = {"parentRefs": [{"name": "public", "sectionName": "https"}, {"name": "public"}]}
+    assert only({"rocketchat:gateway": mixed}).startswith(
+        "rocketchat:gateway.parentRefs[1]: refers to the same Gateway as an earlier"
+    )
+    # Left out and given namespaces are different parents to the CRD, and two listeners of one Gateway are fine.
+    apart = [{"name": "public"}, {"name": "public", "namespace": "rocketchat-dev"}]
+    listeners = [{"name": "public", "sectionName": "http"}, {"name": "public", "sectionName": "https"}]
+    for refs in (apart, listeners):
+        assert run_program("dev", {"rocketchat:gateway": {"parentRefs": refs}}).resources

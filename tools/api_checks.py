@@ -77,6 +77,18 @@ def object_problems(doc: Mapping[str, Any], partial: bool = False) -> list[str]:
         for i, host in enumerate(spec.get("hostnames") or []):
             if (why := api_rules.ingress_host(host)) is not None:
                 found.append((f"spec.hostnames[{i}]", f"{host!r} {why}"))
+        refs = [
+            # The CRD's defaults: group gateway.networking.k8s.io, kind Gateway.
+            (
+                r.get("group", "gateway.networking.k8s.io"),
+                r.get("kind", "Gateway"),
+                r.get("name", ""),
+                r.get("namespace"),
+                r.get("sectionName"),
+            )
+            for r in spec.get("parentRefs") or []
+        ]
+        found += [(f"spec.parentRefs[{i}]", why) for i, why in api_rules.parent_refs(refs)]
     return [f"{kind}/{name}: {path}: {why}" for path, why in found]
 
 
