@@ -70,6 +70,9 @@ def test_a_yaml_program_deploys_a_stack_with_the_package(
         assert out["replicas"]["ddp-streamer"] == 2, out["replicas"]  # 1000 concurrent users
         expected = {f"rocketchat-{w}": n for w, n in out["replicas"].items() if w not in ("nats", "mongodb")}
         wait_for("the YAML stack's Deployments", lambda: deployments_available(cluster, "rocketchat-yaml", expected))
+        monolith = cluster.json("get", "deployment", "rocketchat-rocketchat", "-n", "rocketchat-yaml")
+        (container,) = monolith["spec"]["template"]["spec"]["containers"]
+        assert {"name": "OVERWRITE_SETTING_Site_Name", "value": "Chat from YAML"} in container["env"]
         urns = [r["urn"] for r in stack.run_json("stack", "export")["deployment"]["resources"]]
         assert any(u.endswith("rocketchat:index:RocketChatStack::chat") for u in urns)
         REPORT.append(
