@@ -18,6 +18,7 @@ APP_PORT = 3000
 MOLECULER_METRICS_PORT = 9458
 MONOLITH_PROMETHEUS_PORT = 9100
 HEALTH_PATH = "/health"
+"""The services' probe path in every version; the monolith's paths go by version (components/version_table.py)."""
 
 # Images run as this user (the service images declare it; we pin the monolith to the same one).
 ROCKETCHAT_UID = 65533

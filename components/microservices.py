@@ -23,6 +23,13 @@ from components.catalog import (
 from components.credentials import rollout_annotations, secret_env
 from components.images import ImagesArgs
 from components.planning import Autoscaling, WorkloadPlan, autoscaling_for, workload_plan
+from components.version_table import (
+    APPS_ENGINE_SIZE,
+    APPS_ENGINE_VOLUME,
+    apps_engine_seed_container,
+    apps_engine_writable_dir,
+    monolith_probes,
+)
 from components.workspace import CA_MOUNT_DIR, UPLOADS_PATH, WorkloadConfigArgs, env_vars
 
 
@@ -142,7 +149,35 @@ def workload_volumes(
             )
         )
         mounts.append(core.VolumeMountArgs(name="trusted-ca", mount_path=CA_MOUNT_DIR, read_only=True))
+    if workload.is_monolith and (runtime_dir := apps_engine_writable_dir(args["version"])):
+        # Filled from the image by the init container (apps_engine_init_containers) before the monolith starts.
+        volumes.append(
+            core.VolumeArgs(
+                name=APPS_ENGINE_VOLUME, empty_dir=core.EmptyDirVolumeSourceArgs(size_limit=APPS_ENGINE_SIZE)
+            )
+        )
+        mounts.append(core.VolumeMountArgs(name=APPS_ENGINE_VOLUME, mount_path=runtime_dir))
     return volumes, mounts
+
+
+def apps_engine_init_containers(args: MicroserviceSetArgs, workload: Workload, image: str) -> list[core.ContainerArgs]:
+    """The monolith of a version whose Apps-Engine writes into its own package directory (docs/versions.md): the
+    container that copies that directory from the image into the writable volume mounted over it."""
+    if workload.is_monolith and apps_engine_writable_dir(args["version"]):
+        return [apps_engine_seed_container(image)]
+    return []
+
+
+def probes(workload: Workload, version: str) -> dict[str, core.ProbeArgs]:
+    """Startup, readiness and liveness: `/health` for the services; the monolith's paths by version
+    (components/version_table.py). ddp-streamer answers only once it reaches the monolith over the bus, and the
+    monolith migrates the database on start: the startup probe gives both minutes before liveness may restart them."""
+    paths = monolith_probes(version) if workload.is_monolith else None
+    return {
+        "startup_probe": k8s.http_probe(paths.startup if paths else HEALTH_PATH, "http", period=5, failures=120),
+        "readiness_probe": k8s.http_probe(paths.readiness if paths else HEALTH_PATH, "http", period=10),
+        "liveness_probe": k8s.http_probe(paths.liveness if paths else HEALTH_PATH, "http", period=20, failures=3),
+    }
 
 
 def _strategy(workload: Workload) -> apps.DeploymentStrategyArgs:
@@ -213,22 +248,30 @@ class MicroserviceSet(pulumi.ComponentResource):
         obj_labels = k8s.object_labels(selector, version)
         child = pulumi.ResourceOptions(parent=self)
         volumes, mounts = workload_volumes(args, workload)
+        image = str(images.resolve(workload.image, args.get("images"), workload.key, version))
 
         container = core.ContainerArgs(
             name=workload.name,
-            image=str(images.resolve(workload.image, args.get("images"), workload.key, version)),
+            image=image,
             image_pull_policy=k8s.IMAGE_PULL_POLICY,
             env=container_env(args, workload),
             ports=[core.ContainerPortArgs(name=n, container_port=p) for n, p in workload.container_ports.items()],
-            # ddp-streamer answers only once it reaches the monolith over the bus, and the monolith migrates the
-            # database on start: give both minutes before liveness may restart them.
-            startup_probe=k8s.http_probe(HEALTH_PATH, "http", period=5, failures=120),
-            readiness_probe=k8s.http_probe(HEALTH_PATH, "http", period=10),
-            liveness_probe=k8s.http_probe(HEALTH_PATH, "http", period=20, failures=3),
+            **probes(workload, version),
             resources=k8s.resources(plan.requests, plan.limits),
             security_context=k8s.container_security(ROCKETCHAT_UID),
             volume_mounts=mounts,
         )
+        pod_spec = k8s.hardened_pod_spec(
+            uid=ROCKETCHAT_UID,
+            container=container,
+            volumes=volumes,
+            selector=selector,
+            replicas=plan.max_replicas,
+            placement=args.get("placement"),
+            image_pull_secrets=images.pull_secrets(args.get("images")),
+        )
+        if init_containers := apps_engine_init_containers(args, workload, image):
+            pod_spec.init_containers = init_containers
         deployment = apps.Deployment(
             name,
             # Who sets the count, for the people reading the object; and a change of hands is a change Pulumi sees,
@@ -244,15 +287,7 @@ class MicroserviceSet(pulumi.ComponentResource):
                         labels=obj_labels | k8s.rocketchat_pod_labels(instance),
                         annotations=pod_annotations(args, workload) or None,
                     ),
-                    spec=k8s.hardened_pod_spec(
-                        uid=ROCKETCHAT_UID,
-                        container=container,
-                        volumes=volumes,
-                        selector=selector,
-                        replicas=plan.max_replicas,
-                        placement=args.get("placement"),
-                        image_pull_secrets=images.pull_secrets(args.get("images")),
-                    ),
+                    spec=pod_spec,
                 ),
             ),
             # An autoscaled Deployment's count is its autoscaler's: `pulumi up` sets it on creation (the minimum)

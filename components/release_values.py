@@ -30,6 +30,13 @@ from components.credentials import MONGO_SECRET_KEY, rollout_annotations
 from components.images import ImagesArgs, parse, pull_secrets
 from components.mongodb import DEFAULT_STORAGE
 from components.planning import WorkloadPlan
+from components.version_table import (
+    APPS_ENGINE_SIZE,
+    APPS_ENGINE_VOLUME,
+    apps_engine_seed_container,
+    apps_engine_writable_dir,
+    monolith_probes,
+)
 from components.workspace import CA_MOUNT_DIR, WorkloadConfigArgs, env_values
 
 CHART_NAME = "rocketchat"
@@ -113,21 +120,71 @@ def block_yaml(value: Any, indent: str = "") -> list[str]:
     return lines
 
 
-def service_scratch_values(trusted_ca_config_map: str | None = None) -> dict[str, str]:
+def monolith_only(items: list[dict[str, Any]]) -> str:
+    """`items` as a value the chart renders into its monolith's Deployment alone (see `services_only`)."""
+    guard = f'{{{{- if hasSuffix "{CHART_MONOLITH_TEMPLATE}" .Template.Name }}}}'
+    return "\n".join([guard, *block_yaml(items), "{{- end }}"])
+
+
+def service_scratch_values(
+    trusted_ca_config_map: str | None = None, apps_engine_dir: str | None = None
+) -> dict[str, str]:
     """A writable /tmp for every service container, whose root filesystem is read-only (the images write only to
-    /tmp; the monolith's /app/uploads and /tmp are the chart's own volumes); and the organisation's CA, read-only, in
-    every Rocket.Chat container, where given."""
+    /tmp; the monolith's /app/uploads and /tmp are the chart's own volumes); the organisation's CA, read-only, in
+    every Rocket.Chat container, where given; and the monolith's Apps-Engine runtime directory, where its version
+    writes there (filled by `apps_engine_init_values`)."""
     volumes: list[dict[str, Any]] = []
     mounts: list[dict[str, Any]] = []
     if trusted_ca_config_map:
         volumes.append({"name": "trusted-ca", "configMap": {"name": trusted_ca_config_map}})
         mounts.append({"name": "trusted-ca", "mountPath": CA_MOUNT_DIR, "readOnly": True})
+    monolith_volumes: list[str] = []
+    monolith_mounts: list[str] = []
+    if apps_engine_dir:
+        volume = {"name": APPS_ENGINE_VOLUME, "emptyDir": {"sizeLimit": APPS_ENGINE_SIZE}}
+        monolith_volumes.append(monolith_only([volume]))
+        monolith_mounts.append(monolith_only([{"name": APPS_ENGINE_VOLUME, "mountPath": apps_engine_dir}]))
     return {
         "extraVolumes": "\n".join(
-            [*block_yaml(volumes), services_only([{"name": "tmp", "emptyDir": {"sizeLimit": "1Gi"}}])]
+            [
+                *block_yaml(volumes),
+                services_only([{"name": "tmp", "emptyDir": {"sizeLimit": "1Gi"}}]),
+                *monolith_volumes,
+            ]
         ),
-        "extraVolumeMounts": "\n".join([*block_yaml(mounts), services_only([{"name": "tmp", "mountPath": "/tmp"}])]),
+        "extraVolumeMounts": "\n".join(
+            [*block_yaml(mounts), services_only([{"name": "tmp", "mountPath": "/tmp"}]), *monolith_mounts]
+        ),
     }
+
+
+CHART_MONOLITH_IMAGE = (
+    '{{ include "rocketchat.image" (dict "repository" .Values.image.repository "tag" .Values.image.tag '
+    '"appVersion" .Chart.AppVersion "global" .Values.global) | quote }}'
+)
+"""The chart's monolith image, in the chart's own words (templates/chat-deployment.yaml), for a container of ours."""
+CHART_MONOLITH_PULL_POLICY = "{{ .Values.image.pullPolicy | quote }}"
+_IMAGE_MARK = "image-of-the-chart-monolith"
+_PULL_POLICY_MARK = "pull-policy-of-the-chart-monolith"
+
+
+def apps_engine_init_values(version: str) -> dict[str, str]:
+    """The chart's `extraInitContainers` (its monolith alone takes them): the container that fills the Apps-Engine's
+    writable directory from the monolith's own image, where the version needs one. Rendered with `tpl`, so the image
+    is the chart's expression for its monolith's, whatever mirror or repository the values give it."""
+    if not apps_engine_writable_dir(version):
+        return {}
+    container = _plain(apps_engine_seed_container(_IMAGE_MARK, image_pull_policy=_PULL_POLICY_MARK))
+    text = "\n".join(block_yaml([container]))
+    text = text.replace(json.dumps(_IMAGE_MARK), CHART_MONOLITH_IMAGE)
+    return {"extraInitContainers": text.replace(json.dumps(_PULL_POLICY_MARK), CHART_MONOLITH_PULL_POLICY)}
+
+
+def monolith_probe_values(version: str) -> dict[str, Any]:
+    """The monolith's probe paths by version (components/version_table.py). The chart probes liveness and readiness
+    on configurable paths and has no startup probe; its delays and thresholds stay the chart's."""
+    paths = monolith_probes(version)
+    return {"livenessProbe": {"path": paths.liveness}, "readinessProbe": {"path": paths.readiness}}
 
 
 def _resources(plan: WorkloadPlan) -> dict[str, Any]:
@@ -272,7 +329,9 @@ def build_values(
             if (annotations := monolith_annotations(monolith_reads, configuration))
             else {}
         ),
-        **service_scratch_values((configuration or {}).get("trusted_ca_config_map")),
+        **service_scratch_values((configuration or {}).get("trusted_ca_config_map"), apps_engine_writable_dir(version)),
+        **apps_engine_init_values(version),
+        **monolith_probe_values(version),
         **uploads_values(configuration),
         **({"service": {"annotations": dict(service_annotations)}} if service_annotations else {}),
         **placed,

@@ -89,8 +89,11 @@ def test_broker_settings_port_and_health_probes_on_every_workload(dev) -> None:
         assert variables["PORT"]["value"] == "3000", name
         assert variables["MS_METRICS_PORT"]["value"] == "9458", name
         spec = container(deployment)
-        for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
-            assert spec[probe]["httpGet"] == {"path": "/health", "port": "http"}, (name, probe)
+        # The monolith's readiness is /readyz from 8.3 (components/version_table.py; tests/test_version_table.py).
+        paths = {"startupProbe": "/health", "livenessProbe": "/health"}
+        paths["readinessProbe"] = "/readyz" if name == "rocketchat-rocketchat" else "/health"
+        for probe, path in paths.items():
+            assert spec[probe]["httpGet"] == {"path": path, "port": "http"}, (name, probe)
         assert {"name": "http", "containerPort": 3000} in spec["ports"]
 
 
