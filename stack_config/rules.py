@@ -13,8 +13,8 @@ from components.versions import STREAM_HUB_OPTIONAL_FROM, StreamHubRule, Version
 from components.workspace import SETTING_ENV_PREFIX
 from stack_config.deployed import DEFAULT_RAW_INSTANCE, Deployed
 from stack_config.diagnostics import CONFIG_NAMESPACE, SECRET_KEYS, SECRET_MAPS, _broken, _key
+from stack_config.rocketchat_settings import setting_problems
 from stack_config.schema import AutoscalingConfig, StackConfig
-from stack_config.setting_rules import setting_problems
 
 # Namespaces Kubernetes keeps for itself: nothing of a workspace belongs there.
 RESERVED_NAMESPACES = ("kube-system", "kube-public", "kube-node-lease")
@@ -94,13 +94,7 @@ def cross_key_problems(
     problems += _autoscaling_problems(config, failed)
     problems += _workspace_problems(config, failed)
     if config.version and not any(_broken(failed, key) for key in ("version", "settings", "secretSettings")):
-        problems += setting_problems(config.version, config.settings, config.secret_settings)[0]
-        problems += [
-            f"{_key(['secretSettings', setting])}: empty: there is no value to force (value not shown); set it with "
-            f"`pulumi config set --secret --path '{CONFIG_NAMESPACE}:secretSettings.{setting}' '...'`"
-            for setting, value in sorted(config.secret_settings.items())
-            if not value.get_secret_value().strip()
-        ]
+        problems += setting_problems(config.version, config.settings, revealed(config.secret_settings))[0]
     if not _broken(failed, "images") and not _broken(failed, "mode") and not _broken(failed, "nats", "bundled"):
         problems += _image_problems(config)
 
@@ -145,6 +139,11 @@ def stack_set_settings(config: StackConfig) -> dict[str, str]:
             _key(["uploads"]),
         )
     return owned
+
+
+def revealed(secrets: Mapping[str, Any]) -> dict[str, str]:
+    """Secret settings' values, for the checks that never show them."""
+    return {key: value.get_secret_value() for key, value in secrets.items()}
 
 
 def _workspace_problems(config: StackConfig, failed: set[tuple[Any, ...]]) -> list[str]:

@@ -14,6 +14,7 @@ from typing import Any
 import pulumi
 from pydantic import ValidationError
 
+from components import support_window
 from components.controllers import CONTROLLERS, controller_for
 from components.inventory import stack_objects
 from components.ownership import stack_owner
@@ -25,6 +26,7 @@ from stack_config.diagnostics import ConfigError, _describe, _validate_without, 
 from stack_config.objects import annotation_overrides, object_problems
 from stack_config.ownership import check_ownership
 from stack_config.reading import read_stack_config
+from stack_config.rocketchat_settings import setting_problems
 from stack_config.rules import (
     EXAMPLE_LICENSE,
     cross_key_problems,
@@ -32,10 +34,10 @@ from stack_config.rules import (
     deployed_problems,
     ignored_settings,
     provider_problems,
+    revealed,
     set_secret_command,
 )
 from stack_config.schema import StackConfig
-from stack_config.setting_rules import setting_problems
 
 
 @dataclass(frozen=True)
@@ -208,11 +210,16 @@ def _warnings(stack: str, config: StackConfig, raw: Mapping[str, Any], args: Roc
             f"Rocket.Chat {config.version} runs stream-hub, and the official chart rolls it out with maxSurge 1: two "
             "stream-hubs run side by side during every upgrade (the policy pack rejects this); mode 'raw' uses Recreate"
         )
+    # Never an error: an old version still deploys (components/support_window.py, docs/versions.md).
+    if config.version and (note := support_window.support_note(config.version, support_window.today())):
+        warnings.append(note)
     return warnings
 
 
 def _workspace_warnings(config: StackConfig) -> list[str]:
-    warnings = setting_problems(config.version, config.settings, config.secret_settings)[1] if config.version else []
+    warnings = (
+        setting_problems(config.version, config.settings, revealed(config.secret_settings))[1] if config.version else []
+    )
     production = config.monolith.replicas > 1 or config.concurrent_users >= 1000
     if production and config.uploads.storage in (None, "gridfs"):
         warnings.append(

@@ -20,7 +20,7 @@ WORKSPACE: dict[str, Any] = {
     "rocketchat:adminPassword": Secret(PROBES[0]),
     "rocketchat:smtp": {"host": "smtp.example.com", "port": 465, "protocol": "smtps", "from": "chat@example.com"},
     "rocketchat:smtpPassword": Secret(PROBES[1]),
-    "rocketchat:secretSettings": Secret({"Accounts_OAuth_Custom-gitlab-secret": PROBES[2]}),
+    "rocketchat:secretSettings": Secret({"Accounts_OAuth_Custom-Gitlab-secret": PROBES[2]}),
     "rocketchat:trustedCA": CA,
 }
 S3 = {"rocketchat:uploads": {"storage": "s3", "s3": {"bucket": "chat-files", "endpoint": "https://minio.example.com"}}}
@@ -73,20 +73,23 @@ def test_secrets_reach_the_monolith_only_through_the_settings_secret(raw: Record
         for name, value in monolith.items()
         if isinstance(value, dict) and "secretKeyRef" in value
     }
-    assert refs.items() >= {
-        "ADMIN_PASS": ("rocketchat-settings", "admin-password"),
-        "OVERWRITE_SETTING_SMTP_Password": ("rocketchat-settings", "SMTP_Password"),
-        "OVERWRITE_SETTING_Accounts_OAuth_Custom-gitlab-secret": (
-            "rocketchat-settings",
-            "Accounts_OAuth_Custom-gitlab-secret",
-        ),
-        # Registered as secret by Rocket.Chat: kept with the secrets although given in plain keys.
-        "OVERWRITE_SETTING_FileUpload_S3_BucketURL": ("rocketchat-settings", "FileUpload_S3_BucketURL"),
-    }.items()
+    assert (
+        refs.items()
+        >= {
+            "ADMIN_PASS": ("rocketchat-settings", "admin-password"),
+            "OVERWRITE_SETTING_SMTP_Password": ("rocketchat-settings", "SMTP_Password"),
+            "OVERWRITE_SETTING_Accounts_OAuth_Custom-Gitlab-secret": (
+                "rocketchat-settings",
+                "Accounts_OAuth_Custom-Gitlab-secret",
+            ),
+            # Registered as secret by Rocket.Chat: kept with the secrets although given in plain keys.
+            "OVERWRITE_SETTING_FileUpload_S3_BucketURL": ("rocketchat-settings", "FileUpload_S3_BucketURL"),
+        }.items()
+    )
     secret = raw.one("Secret", "rocketchat-settings")
     assert contains_secret(secret.inputs["stringData"])
     assert sorted(reveal(secret.inputs)["stringData"]) == [
-        "Accounts_OAuth_Custom-gitlab-secret",
+        "Accounts_OAuth_Custom-Gitlab-secret",
         "FileUpload_S3_BucketURL",
         "SMTP_Password",
         "admin-password",
@@ -124,7 +127,7 @@ def rolled(before: Recording, after: Recording) -> set[str]:
 
 def test_a_new_secret_setting_rolls_the_monolith_alone(raw: Recording) -> None:
     rotated = run_program(
-        "dev", {**WORKSPACE, **S3, "rocketchat:secretSettings": Secret({"Accounts_OAuth_Custom-gitlab-secret": "new"})}
+        "dev", {**WORKSPACE, **S3, "rocketchat:secretSettings": Secret({"Accounts_OAuth_Custom-Gitlab-secret": "new"})}
     )
     assert rolled(raw, rotated) == {"rocketchat-rocketchat"}
     annotations = templates(rotated)["rocketchat-rocketchat"]["metadata"]["annotations"]

@@ -38,7 +38,7 @@ PROBES = {
 }
 CA = "-----BEGIN CERTIFICATE-----\nMIIBe2eprobe\n-----END CERTIFICATE-----\n"
 MIRROR = "mirror.e2e.internal:5000/hub"
-OAUTH_ID = "Accounts_OAuth_Custom-gitlab-secret"
+OAUTH_ID = "Accounts_OAuth_Custom-Gitlab-secret"
 CONFIG: dict[str, Any] = {
     "rocketchat:settings": {"Site_Name": "E2E chat", "Accounts_TwoFactorAuthentication_Enabled": False},
     "rocketchat:admin": {"username": "admin", "email": "admin@example.com", "name": "Admin"},
