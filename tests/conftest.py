@@ -4,13 +4,23 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
+from datetime import date
 from typing import Any
 
 import pulumi
 import pytest
 
+from components import support_window
 from tools.engine import Recording, RecordingMocks, RecordingMonitor, World, remember_runs, reveal, run_program
 from tools.variants import OBSERVED_PROD_RAW
+
+# The suite judges Rocket.Chat's support window on one fixed day, never the clock's, so that no stack's warnings change
+# with the day the tests run (components/support_window.py). Tests of the window pass their own days, or pin another
+# one with monkeypatch.
+SUITE_TODAY = date(2026, 12, 3)
+"""A day within the support window of the version the stack files pin (8.6.1, supported to 2027-01-10)."""
+CLOCK_TODAY = support_window.today
+support_window.today = lambda: SUITE_TODAY
 
 # Many tests look at the same stack with the same config: run the program once for each, hand out copies.
 remember_runs()

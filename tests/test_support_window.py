@@ -8,10 +8,10 @@ from datetime import date
 
 import pytest
 
-import conftest
 from components import support_window
 from components.support_window import Releases, add_months, known_releases, support_ends, support_note
 from components.versions import Version
+from tests import conftest
 from tools.engine import Recording, run_program
 
 DAY = date(2026, 12, 3)
