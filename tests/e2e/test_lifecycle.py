@@ -92,10 +92,24 @@ def images(cluster: Cluster) -> dict[str, str]:
     }
 
 
+def monolith_probes(cluster: Cluster) -> dict[str, str]:
+    """The monolith's probe paths as the API server holds them."""
+    deployment = cluster.json("get", "deployment", "rocketchat-rocketchat", "-n", NAMESPACE)
+    container = next(c for c in deployment["spec"]["template"]["spec"]["containers"] if c["name"] == "rocketchat")
+    return {kind: container[f"{kind}Probe"]["httpGet"]["path"] for kind in ("startup", "readiness", "liveness")}
+
+
 def test_the_seeds_monolith(cluster: Cluster, stack: Stack, progress: Progress) -> None:
+    preview = stack.run("preview").stdout
+    # 7.6.2 (2025-05-30) left its six-month support window on 2025-11-30: the preview says so, and is no error.
+    assert "rocketchat:version 7.6.2 was released on 2025-05-30 and left Rocket.Chat's six-month support window" in (
+        preview
+    ), preview[-3000:]
     stack.timed("lifecycle: up (monolith 7.6.2)", "up", "--yes", "--skip-preview")
     found = settle(cluster, stack)
     assert set(found) == {"rocketchat-rocketchat"}
+    assert monolith_probes(cluster) == {"startup": "/health", "readiness": "/health", "liveness": "/health"}
+    REPORT.append(f"lifecycle: 7.6.2's monolith probes {monolith_probes(cluster)}; its preview warned of the window")
     stack.facts["nats"] = uid(cluster, "statefulset", "rocketchat-nats", NAMESPACE)
     progress.done.add("monolith")
 
@@ -141,6 +155,8 @@ def test_an_upgrade_across_8_0_moves_every_image_and_retires_stream_hub(
     }
     kept = {k: v for k, v in before.items() if k in after}
     assert rolled(kept, after) == set(after), "every image moved in the one update"
+    assert monolith_probes(cluster) == {"startup": "/health", "readiness": "/readyz", "liveness": "/health"}
+    REPORT.append(f"lifecycle: 8.6.1's monolith probes {monolith_probes(cluster)}")
     REPORT.append("lifecycle: 7.6.2 -> 8.6.1 in one update (stream-hub deleted, every other Deployment rolled):")
     REPORT.append(format_rollouts(kept, after))
     progress.done.add("upgrade")
