@@ -233,7 +233,11 @@ class RocketChatRelease(pulumi.ComponentResource):
                     }
                 }
             },
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.release], ignore_changes=["spec"]),
+            # Deleting a patch would release the fields it co-owns, `spec.selector` among them, which the provider
+            # refuses (seen on the real engine); the Deployment itself goes with the release or the monolith switch.
+            opts=pulumi.ResourceOptions(
+                parent=self, depends_on=[self.release], ignore_changes=["spec"], retain_on_delete=True
+            ),
         )
 
     def _bundled_mongodb_secrets(

@@ -74,6 +74,7 @@ def test_another_count_is_another_patch_that_takes_the_field_over() -> None:
     (made,) = recording.of_type("kubernetes:apps/v1:DeploymentPatch")
     assert made.name == "rocketchat-ddp-streamer-client-address-2"
     assert made.ignore_changes == ["spec"]
+    assert made.retain_on_delete  # the provider refuses to delete a patch co-owning spec.selector
     assert reveal(made.inputs)["metadata"]["annotations"]["pulumi.com/patchForce"] == "true"
     (default,) = run_program("prod").of_type("kubernetes:apps/v1:DeploymentPatch")
     assert default.name == "rocketchat-ddp-streamer-client-address"
