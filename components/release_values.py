@@ -19,6 +19,7 @@ from components.catalog import (
     FORWARDED_COUNT_ENV,
     MOLECULER_METRICS_PORT,
     MONGODB_RESOURCES,
+    MONOLITH,
     MONOLITH_PROMETHEUS_PORT,
     NATS_UID,
     ROCKETCHAT_UID,
@@ -238,9 +239,6 @@ def spread_affinity(pod_labels: dict[str, str]) -> dict[str, Any]:
     }
 
 
-MONOLITH_IMAGE_KEY = "monolith"
-
-
 def image_registry_values(images: ImagesArgs | None) -> dict[str, Any]:
     """`global.imageRegistry` (the chart puts it before every image's path, and so does its bundled MongoDB) and
     `imagePullSecrets`, where the stack has them."""
@@ -313,7 +311,7 @@ def build_values(
     assert monolith.workload.is_monolith, "the monolith comes first"
 
     values: dict[str, Any] = {
-        "image": {"tag": version, **_repository(MONOLITH_IMAGE_KEY, images)},
+        "image": {"tag": version, **_repository(MONOLITH.key, images)},
         **image_registry_values(images),
         # No `host`: the chart would set ROOT_URL to https://<host> even without TLS; ROOT_URL comes from extraEnv.
         "replicaCount": monolith.replicas,

@@ -681,31 +681,38 @@ class RocketChatStack(pulumi.ComponentResource):
                 "monitoring", monitoring_args(args, plans, bus.nats.selector if bus.nats else None), opts=in_ns
             )
 
+    def _front_door(self, ns: pulumi.Input[str], entry: Entry) -> dict[str, Any]:
+        """What the Ingress and the Gateway route both take: where traffic goes, and external-dns's annotations."""
+        args = self._args
+        dns = args.get("dns") or {}
+        return {
+            "namespace": ns,
+            "host": args["host"],
+            "monolith_service": entry.monolith_service,
+            "ddp_streamer_service": entry.ddp_streamer_service,  # None for a monolith alone: no ddp-streamer runs
+            "external_dns_prefix": dns.get("annotation_prefix", EXTERNAL_DNS_PREFIX)
+            if dns.get("external_dns")
+            else None,
+            "dns_ttl": dns_ttl(args),
+            "instance": self._instance,
+        }
+
     def _ingress(self, ns: pulumi.Input[str], entry: Entry) -> RocketChatIngress:
         args = self._args
         settings = args.get("ingress") or {}
         tls = settings.get("tls") or {}
-        dns = args.get("dns") or {}
         return RocketChatIngress(
             self._instance,
             _without_none(
                 {
-                    "namespace": ns,
-                    "host": args["host"],
-                    "monolith_service": entry.monolith_service,
-                    "ddp_streamer_service": entry.ddp_streamer_service,
+                    **self._front_door(ns, entry),
                     "class_name": settings.get("class_name", DEFAULT_CLASS),
                     "controller": settings.get("controller"),
                     "tls_secret_name": tls.get("secret_name"),
                     "cluster_issuer": tls.get("cluster_issuer"),
                     "sticky_sessions": settings.get("sticky_sessions", True),
                     "annotations": dict(settings.get("annotations") or {}),
-                    "external_dns_prefix": dns.get("annotation_prefix", EXTERNAL_DNS_PREFIX)
-                    if dns.get("external_dns")
-                    else None,
-                    "dns_ttl": dns_ttl(args),
                     "skip_await": settings.get("skip_await", False),
-                    "instance": self._instance,
                 }
             ),
             opts=pulumi.ResourceOptions(parent=self, depends_on=[entry.workloads]),
@@ -714,22 +721,13 @@ class RocketChatStack(pulumi.ComponentResource):
     def _route(self, ns: pulumi.Input[str], entry: Entry) -> RocketChatRoute:
         args = self._args
         gateway = args.get("gateway") or {}
-        dns = args.get("dns") or {}
         return RocketChatRoute(
             self._instance,
             _without_none(
                 {
-                    "namespace": ns,
-                    "host": args["host"],
+                    **self._front_door(ns, entry),
                     "parent_refs": gateway_parents(args),
-                    "monolith_service": entry.monolith_service,
-                    "ddp_streamer_service": entry.ddp_streamer_service,
                     "session_persistence": gateway.get("session_persistence") or None,
-                    "external_dns_prefix": dns.get("annotation_prefix", EXTERNAL_DNS_PREFIX)
-                    if dns.get("external_dns")
-                    else None,
-                    "dns_ttl": dns_ttl(args),
-                    "instance": self._instance,
                 }
             ),
             opts=pulumi.ResourceOptions(parent=self, depends_on=[entry.workloads]),

@@ -302,6 +302,18 @@ def assert_destroyed(stack: Stack, cluster: Cluster, ns: str, label: str, namesp
     return left
 
 
+def without_ready_endpoints(cluster: Cluster, namespace: str, services: set[str]) -> str:
+    """ "" when every one of `services` has a ready endpoint, else which have none."""
+    ready: dict[str, int] = {}
+    for s in cluster.items("endpointslices", namespace):
+        svc = s["metadata"].get("labels", {}).get("kubernetes.io/service-name")
+        ready[svc] = ready.get(svc, 0) + sum(
+            1 for e in s.get("endpoints") or [] if (e.get("conditions") or {}).get("ready") is not False
+        )
+    missing = sorted(b for b in services if not ready.get(b))
+    return f"no ready endpoint behind {missing}" if missing else ""
+
+
 class IngressWatch:
     """Samples, every half second while a block runs, whether each backend of the Ingress is a Service with a ready
     endpoint: the Ingress keeps a backend throughout an update when no sample ever failed."""
@@ -316,14 +328,7 @@ class IngressWatch:
     def _sample(self) -> str:
         ingress = self.cluster.json("get", "ingress", self.ingress, "-n", self.namespace)
         backends = {p["backend"]["service"]["name"] for r in ingress["spec"]["rules"] for p in r["http"]["paths"]}
-        ready: dict[str, int] = {}
-        for s in self.cluster.items("endpointslices", self.namespace):
-            svc = s["metadata"].get("labels", {}).get("kubernetes.io/service-name")
-            ready[svc] = ready.get(svc, 0) + sum(
-                1 for e in s.get("endpoints") or [] if (e.get("conditions") or {}).get("ready") is not False
-            )
-        missing = sorted(b for b in backends if not ready.get(b))
-        return f"no ready endpoint behind {missing}" if missing else ""
+        return without_ready_endpoints(self.cluster, self.namespace, backends)
 
     def _run(self) -> None:
         t0 = time.monotonic()

@@ -17,7 +17,7 @@ import pytest
 import yaml
 
 from tests.e2e.conftest import REPORT, Cluster, Pulumi
-from tests.e2e.support import Progress, Stack, destroy_completely, make_stack, wait_for
+from tests.e2e.support import Progress, Stack, destroy_completely, make_stack, wait_for, without_ready_endpoints
 
 pytestmark = pytest.mark.e2e
 
@@ -64,14 +64,7 @@ class RouteWatch:
     def _sample(self) -> str:
         route = self.cluster.json("get", "httproutes.gateway.networking.k8s.io", "rocketchat", "-n", NS)
         backends = {ref["name"] for rule in route["spec"]["rules"] for ref in rule["backendRefs"]}
-        ready: dict[str, int] = {}
-        for s in self.cluster.items("endpointslices", NS):
-            svc = s["metadata"].get("labels", {}).get("kubernetes.io/service-name")
-            ready[svc] = ready.get(svc, 0) + sum(
-                1 for e in s.get("endpoints") or [] if (e.get("conditions") or {}).get("ready") is not False
-            )
-        missing = sorted(b for b in backends if not ready.get(b))
-        return f"no ready endpoint behind {missing}" if missing else ""
+        return without_ready_endpoints(self.cluster, NS, backends)
 
     def _run(self) -> None:
         while not self._stop.is_set():
